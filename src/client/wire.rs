@@ -1,0 +1,179 @@
+//! Wire JSON of `/v1/completions` and `/v1/chat/completions`: request bodies and the response
+//! shapes servers actually send.
+//!
+//! Two logprob shapes exist for completions: llama.cpp (and OpenAI chat) send
+//! `logprobs.content[i].top_logprobs[] = {id?, token, bytes?, logprob}`; OpenAI's legacy
+//! completions (and vLLM) send `logprobs.top_logprobs[i] = {token: logprob}`, without ids.
+
+use crate::request::{LogprobRequest, TopLogprobs, TopToken};
+use crate::spec::{Api, Provider};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The request body for a canonical request.
+pub(crate) fn request_body(provider: Provider, req: &LogprobRequest) -> Value {
+    let mut body = match req.api {
+        Api::Completions => {
+            let prompt = if req.continuation_ids.is_empty() {
+                Value::from(format!("{}{}", req.prompt, req.continuation_text))
+            } else {
+                // llama.cpp and vLLM read `[text, id, id, …]` as the text's tokens followed by
+                // these ids, so the prefix is extended exactly, not re-tokenised.
+                let mut parts = vec![Value::from(req.prompt.clone())];
+                parts.extend(req.continuation_ids.iter().map(|&id| Value::from(id)));
+                Value::Array(parts)
+            };
+            json!({
+                "model": req.model,
+                "prompt": prompt,
+                "max_tokens": 1,
+                "logprobs": req.top_k,
+                "temperature": 0.0,
+                "n": 1,
+            })
+        }
+        Api::Chat => json!({
+            "model": req.model,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "max_tokens": 1,
+            "logprobs": true,
+            "top_logprobs": req.top_k,
+            "temperature": 0.0,
+            "n": 1,
+        }),
+    };
+    if provider == Provider::LlamaCpp {
+        // Measured: with the prompt cache on, a node's logprobs depend on the previous request
+        // (up to 0.18 nats of entropy on gemma-3-270m). Off, they reproduce.
+        body["cache_prompt"] = Value::Bool(false);
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct Response {
+    model: Option<String>,
+    system_fingerprint: Option<String>,
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    logprobs: Option<Logprobs>,
+}
+
+#[derive(Deserialize)]
+struct Logprobs {
+    content: Option<Vec<ContentPosition>>,
+    top_logprobs: Option<Vec<Option<serde_json::Map<String, Value>>>>,
+}
+
+#[derive(Deserialize)]
+struct ContentPosition {
+    top_logprobs: Vec<ContentCandidate>,
+}
+
+#[derive(Deserialize)]
+struct ContentCandidate {
+    id: Option<u32>,
+    token: String,
+    bytes: Option<Vec<u8>>,
+    logprob: f64,
+}
+
+/// Parses a response body into top log-probabilities; the error says what is missing.
+pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs, String> {
+    let resp: Response = serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let choice = resp.choices.into_iter().next().ok_or("no choices in the response")?;
+    let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
+    let tokens = if let Some(content) = logprobs.content {
+        let first = content.into_iter().next().ok_or("logprobs.content is empty")?;
+        first
+            .top_logprobs
+            .into_iter()
+            .map(|c| {
+                // `bytes` is authoritative where given: a token can be part of a UTF-8
+                // character, which `token` cannot show.
+                let text = match c.bytes {
+                    Some(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+                    _ => c.token,
+                };
+                TopToken { id: c.id, text, logprob: c.logprob }
+            })
+            .collect::<Vec<_>>()
+    } else if let Some(top) = logprobs.top_logprobs {
+        let first = top.into_iter().next().flatten().ok_or("logprobs.top_logprobs is empty")?;
+        let mut tokens = first
+            .into_iter()
+            .map(|(text, lp)| {
+                lp.as_f64()
+                    .map(|logprob| TopToken { id: None, text, logprob })
+                    .ok_or_else(|| format!("logprob of a top token is not a number: {lp}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tokens.sort_by(|a, b| b.logprob.total_cmp(&a.logprob).then_with(|| a.text.cmp(&b.text)));
+        tokens
+    } else {
+        return Err("logprobs has neither `content` nor `top_logprobs`".into());
+    };
+    if tokens.is_empty() {
+        return Err("no top logprobs in the response".into());
+    }
+    if let Some(bad) = tokens.iter().find(|t| t.logprob.is_nan() || t.logprob > 1e-6) {
+        return Err(format!("invalid logprob {} for token {:?}", bad.logprob, bad.text));
+    }
+    if want_ids && tokens.iter().any(|t| t.id.is_none()) {
+        return Err("top logprobs carry no token ids, which extending prefixes by id needs".into());
+    }
+    Ok(TopLogprobs { tokens, model_id: resp.model, fingerprint: resp.system_fingerprint })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_llama_cpp_content_shape() {
+        let body = br#"{"model":"gemma","choices":[{"text":" ","logprobs":{"content":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5,
+            "top_logprobs":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5},{"id":1,"token":"","bytes":[],"logprob":-2.0}]}]}}]}"#;
+        let t = parse_response(body, true).unwrap();
+        assert_eq!(t.tokens.len(), 2);
+        assert_eq!(t.tokens[0], TopToken { id: Some(236743), text: " ".into(), logprob: -0.5 });
+        assert_eq!(t.tokens[1].text, "");
+        assert_eq!(t.model_id.as_deref(), Some("gemma"));
+    }
+
+    #[test]
+    fn parses_openai_legacy_shape() {
+        let body = br#"{"model":"text-davinci-003","choices":[{"logprobs":{"tokens":[" 97"],"top_logprobs":[{" 97":-0.1," 42":-3.0}]}}]}"#;
+        let t = parse_response(body, false).unwrap();
+        assert_eq!(t.tokens[0].text, " 97");
+        assert!(parse_response(body, true).unwrap_err().contains("no token ids"));
+    }
+
+    #[test]
+    fn rejects_wrong_shapes() {
+        assert!(parse_response(b"{\"choices\":[]}", false).unwrap_err().contains("no choices"));
+        assert!(parse_response(b"{\"choices\":[{}]}", false).unwrap_err().contains("no logprobs"));
+        assert!(parse_response(b"{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[]}]}}]}", false).is_err());
+        assert!(parse_response(b"{\"choi", false).unwrap_err().contains("unexpected JSON"));
+        let positive = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":0.5}]}]}}]}"#;
+        assert!(parse_response(positive, false).unwrap_err().contains("invalid logprob"));
+    }
+
+    #[test]
+    fn mixed_prompt_and_cache_flag() {
+        let req = LogprobRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "Q".into(),
+            continuation_ids: vec![5, 6],
+            continuation_text: String::new(),
+            top_k: 20,
+        };
+        let body = request_body(Provider::LlamaCpp, &req);
+        assert_eq!(body["prompt"], json!(["Q", 5, 6]));
+        assert_eq!(body["cache_prompt"], json!(false));
+        assert!(request_body(Provider::Openai, &req).get("cache_prompt").is_none());
+    }
+}

@@ -1,0 +1,221 @@
+//! Typed errors at each boundary of the library, with lowercase "failed to …" messages.
+//!
+//! Why one file: a user-facing failure has to map to one of the documented exit codes
+//! (see [`ExitCode`](crate::ExitCode)), and keeping the error types together makes that mapping
+//! easy to audit. Every message is a fragment that reads after "error: ".
+
+use std::path::PathBuf;
+
+/// A location inside a spec or model-set file, 1-based as editors show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file the problem is in.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// One problem found in a spec or model-set file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct SpecProblem {
+    /// Where the problem is.
+    pub location: Location,
+    /// What is wrong and, where it helps, the expected form.
+    pub message: String,
+}
+
+/// Failure to load or validate specs and model sets (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// A file could not be read.
+    #[error("failed to read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more problems inside files; every problem found is listed.
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<SpecProblem>),
+    /// A spec or model set named on the command line does not exist.
+    #[error("failed to find {kind} `{name}`; known: {known}")]
+    UnknownName {
+        /// "spec" or "model set".
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
+}
+
+fn render_problems(problems: &[SpecProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    format!("failed to load specs:\n{}", lines.join("\n"))
+}
+
+/// Failure talking to a model provider (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The environment variable that should hold the API key is unset or empty.
+    #[error("failed to read the API key: environment variable `{0}` is not set")]
+    MissingKey(String),
+    /// A key would be sent in clear text to a non-loopback host.
+    #[error("failed to send the API key: {0} is neither https nor a loopback address")]
+    InsecureKeyTransport(String),
+    /// The request could not be sent or the connection failed, after all retries.
+    #[error("failed to reach {url} after {attempts} attempt(s): {message}")]
+    Transport {
+        /// The endpoint URL (never carries the key).
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What went wrong on the last attempt.
+        message: String,
+    },
+    /// The server answered with an error status, after all retries where it was transient.
+    #[error("failed to get a response from {url}: HTTP {status} after {attempts} attempt(s): {body}")]
+    Status {
+        /// The endpoint URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The server answered 200 but not with the expected shape.
+    #[error("failed to parse the response of {url}: {message}")]
+    Shape {
+        /// The endpoint URL.
+        url: String,
+        /// What was missing or malformed.
+        message: String,
+    },
+}
+
+/// Failure reading or writing recordings.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// I/O on a recording file.
+    #[error("failed to access recording {path}: {source}")]
+    Io {
+        /// The recording file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A recording file exists but is not a valid recording.
+    #[error("failed to read recording {path}:{line}: {message}")]
+    Corrupt {
+        /// The recording file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Failure to measure a (model, prompt) pair (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// Replay mode found no recording for a request.
+    #[error(
+        "failed to find a recording for spec `{spec}`, model set `{model_set}`, model `{model}` \
+         (prompt `{prompt}`); record it with: {command}"
+    )]
+    MissingRecording {
+        /// Spec id.
+        spec: String,
+        /// Model set id.
+        model_set: String,
+        /// Model name.
+        model: String,
+        /// Prompt name.
+        prompt: String,
+        /// The command that records it.
+        command: String,
+    },
+    /// The provider failed.
+    #[error("failed to measure spec `{spec}` on model `{model}` of set `{model_set}` (prompt `{prompt}`): {source}")]
+    Client {
+        /// Spec id.
+        spec: String,
+        /// Model set id.
+        model_set: String,
+        /// Model name.
+        model: String,
+        /// Prompt name.
+        prompt: String,
+        /// The cause.
+        #[source]
+        source: ClientError,
+    },
+    /// Recordings could not be read or written.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The method cannot run on this model (for example `enumerate` on a chat API).
+    #[error("failed to measure spec `{spec}` on model `{model}`: {message}")]
+    Unsupported {
+        /// Spec id.
+        spec: String,
+        /// Model name.
+        model: String,
+        /// Why.
+        message: String,
+    },
+    /// The live request budget (`--max-requests`) was used up.
+    #[error("stopped at the request budget of {0} live request(s); what was recorded is kept")]
+    BudgetExhausted(u64),
+}
+
+/// Any failure of a whole run, mapped to an exit code by [`Error::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid specs or model sets.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Measurement failed.
+    #[error(transparent)]
+    Measure(#[from] MeasureError),
+    /// Recordings could not be read or written.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// The process exit codes, a documented contract (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// The run completed and no strict claim failed.
+    Ok = 0,
+    /// A strict claim did not hold.
+    StrictFailed = 1,
+    /// Invalid input: a spec, model set or command-line argument.
+    InvalidInput = 2,
+    /// Missing recordings or a provider failure.
+    Unavailable = 3,
+}
+
+impl Error {
+    /// The exit code this error maps to.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Spec(_) => ExitCode::InvalidInput,
+            Error::Measure(_) | Error::Record(_) => ExitCode::Unavailable,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! placeholder
+pub mod client;
+pub mod error;
+pub mod record;
+pub mod request;
+pub mod spec;
+pub mod stats;

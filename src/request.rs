@@ -1,0 +1,83 @@
+//! Canonical measurement requests and normalised responses: what is hashed, recorded and
+//! measured. Provider-independent; the client maps them to and from wire JSON.
+
+use crate::spec::Api;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One next-token log-probability request: a prompt, optionally continued by token ids or
+/// text, and how many top log-probabilities to return. Always one generated token at
+/// temperature 0: the logprob methods read the distribution, not the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogprobRequest {
+    /// Endpoint kind.
+    pub api: Api,
+    /// Model name as sent.
+    pub model: String,
+    /// The prompt text.
+    pub prompt: String,
+    /// Token ids that continue the prompt (servers that take mixed prompts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub continuation_ids: Vec<u32>,
+    /// Text that continues the prompt (servers that do not take token ids).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub continuation_text: String,
+    /// Top log-probabilities asked for.
+    pub top_k: u32,
+}
+
+impl LogprobRequest {
+    /// The recording key: SHA-256 over the canonical JSON of the request (endpoint, model,
+    /// prompt, continuation, parameters; never headers, keys or host), first 16 bytes in hex.
+    pub fn key(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("request serialises");
+        let digest = Sha256::digest(&canonical);
+        hex::encode(&digest[..16])
+    }
+}
+
+/// One candidate next token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopToken {
+    /// Token id, where the server reports one.
+    pub id: Option<u32>,
+    /// Token text; empty for special tokens, which end generation.
+    pub text: String,
+    /// Natural log-probability.
+    pub logprob: f64,
+}
+
+/// The top next-token log-probabilities and what identifies the model that gave them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopLogprobs {
+    /// Candidates in the order the server returned them (descending probability).
+    pub tokens: Vec<TopToken>,
+    /// The model id the server reported.
+    pub model_id: Option<String>,
+    /// The server's `system_fingerprint`, if any.
+    pub fingerprint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_depends_on_every_field_and_is_stable() {
+        let r = LogprobRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            continuation_ids: vec![1, 2],
+            continuation_text: String::new(),
+            top_k: 20,
+        };
+        let k = r.key();
+        assert_eq!(k.len(), 32);
+        assert_eq!(k, r.clone().key());
+        assert_ne!(k, LogprobRequest { top_k: 21, ..r.clone() }.key());
+        assert_ne!(k, LogprobRequest { continuation_ids: vec![1], ..r.clone() }.key());
+        assert_ne!(k, LogprobRequest { model: "n".into(), ..r }.key());
+    }
+}

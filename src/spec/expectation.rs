@@ -1,0 +1,446 @@
+//! Expectations: the small expression language a spec states its claim in.
+//!
+//! Grammar (whitespace is free):
+//!
+//! ```text
+//! expectation := side op side
+//! side        := metric [("+" | "-") number] | number
+//! metric      := name "(" selector ["," outcome] ")"
+//! name        := entropy | coverage | mode_prob | prob | mode
+//! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
+//! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
+//! ```
+//!
+//! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
+//! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
+//! margin; `mode` compares with an outcome by `==` or `!=` only.
+
+use super::Role;
+use serde::Serialize;
+
+/// Which models a metric is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Selector {
+    /// Every model bound to this role.
+    Role(Role),
+    /// Every model of the model set, each evaluated on its own.
+    Every,
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Role(r) => write!(f, "{r}"),
+            Selector::Every => f.write_str("*"),
+        }
+    }
+}
+
+/// A real-valued metric of one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RealMetric {
+    /// Entropy of the normalised outcome distribution, nats.
+    Entropy,
+    /// Total probability of the outcome set.
+    Coverage,
+    /// Normalised probability of the most likely outcome.
+    ModeProb,
+    /// Normalised probability of one outcome (an integer value).
+    Prob(u64),
+}
+
+impl std::fmt::Display for RealMetric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RealMetric::Entropy => f.write_str("entropy"),
+            RealMetric::Coverage => f.write_str("coverage"),
+            RealMetric::ModeProb => f.write_str("mode_prob"),
+            RealMetric::Prob(n) => write!(f, "prob[{n}]"),
+        }
+    }
+}
+
+/// One side of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Operand {
+    /// A metric of the model(s) the selector names.
+    Metric {
+        /// The metric.
+        metric: RealMetric,
+        /// Whose.
+        selector: Selector,
+    },
+    /// A constant.
+    Constant(f64),
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CmpOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CmpOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+}
+
+/// A parsed expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Condition {
+    /// `lhs op rhs + margin` over real-valued metrics.
+    Compare {
+        /// Left side.
+        lhs: Operand,
+        /// `>`, `>=`, `<` or `<=`.
+        op: CmpOp,
+        /// Right side.
+        rhs: Operand,
+        /// Added to the right side (negative when the left side carries the constant).
+        margin: f64,
+    },
+    /// `mode(selector) == outcome` or `!=`.
+    ModeIs {
+        /// Whose mode.
+        selector: Selector,
+        /// The outcome value.
+        outcome: u64,
+        /// True for `!=`.
+        negated: bool,
+    },
+}
+
+impl Condition {
+    /// The selectors this condition uses, left to right.
+    pub fn selectors(&self) -> Vec<Selector> {
+        match self {
+            Condition::Compare { lhs, rhs, .. } => [lhs, rhs]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric { selector, .. } => Some(*selector),
+                    Operand::Constant(_) => None,
+                })
+                .collect(),
+            Condition::ModeIs { selector, .. } => vec![*selector],
+        }
+    }
+
+    /// Outcome values the condition names (to check them against the outcome set).
+    pub fn outcomes(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        match self {
+            Condition::Compare { lhs, rhs, .. } => {
+                for o in [lhs, rhs] {
+                    if let Operand::Metric { metric: RealMetric::Prob(n), .. } = o {
+                        out.push(*n);
+                    }
+                }
+            }
+            Condition::ModeIs { outcome, .. } => out.push(*outcome),
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Ident(String),
+    Number(f64, String),
+    Star,
+    LParen,
+    RParen,
+    Comma,
+    Plus,
+    Minus,
+    Op(CmpOp),
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+        match c {
+            _ if c.is_whitespace() => i += 1,
+            '(' | ')' | ',' | '*' | '+' | '-' => {
+                out.push(match c {
+                    '(' => Token::LParen,
+                    ')' => Token::RParen,
+                    ',' => Token::Comma,
+                    '*' => Token::Star,
+                    '+' => Token::Plus,
+                    _ => Token::Minus,
+                });
+                i += 1;
+            }
+            '>' | '<' | '=' | '!' => {
+                let (op, len) = match two.as_str() {
+                    ">=" => (CmpOp::Ge, 2),
+                    "<=" => (CmpOp::Le, 2),
+                    "==" => (CmpOp::Eq, 2),
+                    "!=" => (CmpOp::Ne, 2),
+                    ">" => (CmpOp::Gt, 1),
+                    "<" => (CmpOp::Lt, 1),
+                    _ if c == '>' => (CmpOp::Gt, 1),
+                    _ if c == '<' => (CmpOp::Lt, 1),
+                    _ => return Err(format!("unexpected `{c}` at character {}", i + 1)),
+                };
+                out.push(Token::Op(op));
+                i += len;
+            }
+            _ if c.is_ascii_digit() || c == '.' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                let s: String = chars[start..i].iter().collect();
+                let v = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+                out.push(Token::Number(v, s));
+            }
+            _ if c.is_ascii_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                out.push(Token::Ident(chars[start..i].iter().collect()));
+            }
+            _ => return Err(format!("unexpected `{c}` at character {}", i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// A side before typing: a metric call with an optional offset, or a number.
+enum Side {
+    Call { name: String, selector: Selector, arg: Option<(f64, String)>, offset: f64 },
+    Number(f64, String),
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn expect(&mut self, want: Token, what: &str) -> Result<(), String> {
+        match self.next() {
+            Some(t) if t == want => Ok(()),
+            _ => Err(format!("expected {what}")),
+        }
+    }
+
+    fn side(&mut self) -> Result<Side, String> {
+        match self.next() {
+            Some(Token::Number(v, s)) => Ok(Side::Number(v, s)),
+            Some(Token::Minus) => match self.next() {
+                Some(Token::Number(v, s)) => Ok(Side::Number(-v, format!("-{s}"))),
+                _ => Err("expected a number after `-`".into()),
+            },
+            Some(Token::Ident(name)) => {
+                self.expect(Token::LParen, &format!("`(` after `{name}`"))?;
+                let selector = match self.next() {
+                    Some(Token::Star) => Selector::Every,
+                    Some(Token::Ident(r)) => Selector::Role(Role::parse(&r).ok_or_else(|| {
+                        let known: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                        format!("unknown role `{r}`; expected one of {} or `*`", known.join(", "))
+                    })?),
+                    _ => return Err(format!("expected a role or `*` inside `{name}(…)`")),
+                };
+                let arg = if self.peek() == Some(&Token::Comma) {
+                    self.pos += 1;
+                    match self.next() {
+                        Some(Token::Number(v, s)) => Some((v, s)),
+                        _ => return Err(format!("expected an outcome after `,` in `{name}(…)`")),
+                    }
+                } else {
+                    None
+                };
+                self.expect(Token::RParen, &format!("`)` to close `{name}(`"))?;
+                let offset = match self.peek() {
+                    Some(Token::Plus) | Some(Token::Minus) => {
+                        let sign = if self.next() == Some(Token::Minus) { -1.0 } else { 1.0 };
+                        match self.next() {
+                            Some(Token::Number(v, _)) => sign * v,
+                            _ => return Err("expected a number after `+`/`-`".into()),
+                        }
+                    }
+                    _ => 0.0,
+                };
+                Ok(Side::Call { name, selector, arg, offset })
+            }
+            _ => Err("expected a metric such as `entropy(sft)` or a number".into()),
+        }
+    }
+}
+
+fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
+    if s.contains('.') || v < 0.0 {
+        return Err(format!("outcome `{s}` must be a non-negative integer"));
+    }
+    Ok(v as u64)
+}
+
+/// The operand and its offset for a real-valued side.
+fn real_side(side: Side) -> Result<(Operand, f64), String> {
+    match side {
+        Side::Number(v, _) => Ok((Operand::Constant(v), 0.0)),
+        Side::Call { name, selector, arg, offset } => {
+            let metric = match (name.as_str(), arg) {
+                ("entropy", None) => RealMetric::Entropy,
+                ("coverage", None) => RealMetric::Coverage,
+                ("mode_prob", None) => RealMetric::ModeProb,
+                ("prob", Some((v, s))) => RealMetric::Prob(outcome_value(v, &s)?),
+                ("prob", None) => return Err("`prob` needs an outcome: `prob(sft, 97)`".into()),
+                ("mode", _) => return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into()),
+                ("entropy" | "coverage" | "mode_prob", Some(_)) => {
+                    return Err(format!("`{name}(…)` takes a role only"));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown metric `{name}`; expected entropy, coverage, mode, mode_prob or prob"
+                    ));
+                }
+            };
+            Ok((Operand::Metric { metric, selector }, offset))
+        }
+    }
+}
+
+/// Parses one expectation; the error says what was expected.
+pub fn parse_condition(text: &str) -> Result<Condition, String> {
+    let tokens = tokenize(text)?;
+    let mut p = Parser { tokens, pos: 0 };
+    let lhs = p.side()?;
+    let op = match p.next() {
+        Some(Token::Op(op)) => op,
+        _ => return Err("expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)".into()),
+    };
+    let rhs = p.side()?;
+    if p.peek().is_some() {
+        return Err("unexpected text after the right-hand side".into());
+    }
+    // `mode(x) == 97` (either order).
+    let mode_call = |s: &Side| matches!(s, Side::Call { name, .. } if name == "mode");
+    if mode_call(&lhs) || mode_call(&rhs) {
+        let (call, other) = if mode_call(&lhs) { (lhs, rhs) } else { (rhs, lhs) };
+        let Side::Call { selector, arg, offset, .. } = call else { unreachable!("checked above") };
+        if arg.is_some() || offset != 0.0 {
+            return Err("`mode(…)` takes a role only and no offset".into());
+        }
+        let Side::Number(v, s) = other else {
+            return Err("`mode(…)` compares with an outcome such as `97`".into());
+        };
+        let negated = match op {
+            CmpOp::Eq => false,
+            CmpOp::Ne => true,
+            _ => return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into()),
+        };
+        return Ok(Condition::ModeIs { selector, outcome: outcome_value(v, &s)?, negated });
+    }
+    if matches!(op, CmpOp::Eq | CmpOp::Ne) {
+        return Err("real-valued metrics compare with `>`, `>=`, `<` or `<=`, not equality".into());
+    }
+    let (lhs, left_offset) = real_side(lhs)?;
+    let (rhs, right_offset) = real_side(rhs)?;
+    if matches!((&lhs, &rhs), (Operand::Constant(_), Operand::Constant(_))) {
+        return Err("an expectation needs at least one metric".into());
+    }
+    let n_every = [&lhs, &rhs]
+        .iter()
+        .filter(|o| matches!(o, Operand::Metric { selector: Selector::Every, .. }))
+        .count();
+    if n_every == 2 {
+        return Err("`*` may appear on one side only".into());
+    }
+    Ok(Condition::Compare { lhs, op, rhs, margin: right_offset - left_offset })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(metric: RealMetric, role: Role) -> Operand {
+        Operand::Metric { metric, selector: Selector::Role(role) }
+    }
+
+    #[test]
+    fn parses_the_issue_examples() {
+        assert_eq!(
+            parse_condition("entropy(rlhf) > entropy(sft) + 0.5").unwrap(),
+            Condition::Compare {
+                lhs: metric(RealMetric::Entropy, Role::Rlhf),
+                op: CmpOp::Gt,
+                rhs: metric(RealMetric::Entropy, Role::Sft),
+                margin: 0.5
+            }
+        );
+        assert_eq!(
+            parse_condition("mode(sft) == 97").unwrap(),
+            Condition::ModeIs { selector: Selector::Role(Role::Sft), outcome: 97, negated: false }
+        );
+        assert_eq!(
+            parse_condition("mode_prob(sft)>=0.5").unwrap(),
+            Condition::Compare {
+                lhs: metric(RealMetric::ModeProb, Role::Sft),
+                op: CmpOp::Ge,
+                rhs: Operand::Constant(0.5),
+                margin: 0.0
+            }
+        );
+        assert_eq!(
+            parse_condition("coverage(*) >= 0.9").unwrap().selectors(),
+            vec![Selector::Every]
+        );
+        let c = parse_condition("entropy(base) - 0.1 < entropy(rlhf)").unwrap();
+        assert!(matches!(c, Condition::Compare { margin, .. } if (margin - 0.1).abs() < 1e-12));
+        assert_eq!(parse_condition("prob(sft, 97) > 0.5").unwrap().outcomes(), vec![97]);
+    }
+
+    #[test]
+    fn rejects_with_the_expected_form() {
+        let err = |t: &str| parse_condition(t).unwrap_err();
+        assert!(err("entropy(ppo) > 1").contains("unknown role `ppo`"));
+        assert!(err("entropy(sft) == 1").contains("not equality"));
+        assert!(err("mode(sft) > 97").contains("`==` or `!=` only"));
+        assert!(err("entropy(sft)").contains("expected a comparison"));
+        assert!(err("entropie(sft) > 1").contains("unknown metric"));
+        assert!(err("entropy(*) > entropy(*)").contains("one side only"));
+        assert!(err("1 > 2").contains("at least one metric"));
+        assert!(err("entropy(sft) > 1 1").contains("unexpected text"));
+        assert!(err("mode(sft) == 9.5").contains("non-negative integer"));
+        assert!(err("entropy(sft) > $").contains("unexpected `$`"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Model sets: files under `models/` that bind roles to concrete models behind an API.
+
+use super::{Role, Version};
+use serde::{Deserialize, Serialize};
+
+/// A model set, as written in `models/<id>.yaml` (format version 1).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSet {
+    /// Format version; this build reads `1`.
+    pub version: Version,
+    /// Unique id, e.g. `local` or `openai-2023`.
+    pub id: String,
+    /// What the set is and why its role bindings are what they are.
+    pub description: String,
+    /// The models, each bound to a role. A role may be bound to several models (the post's
+    /// davinci and code-davinci-002 are both `base`); expectations then hold for each.
+    pub models: Vec<ModelEntry>,
+}
+
+/// One model of a set.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Name unique within the set, used in reports and recording file names.
+    pub name: String,
+    /// The role the model stands for.
+    pub role: Role,
+    /// The kind of server; decides which extensions are sent.
+    pub provider: Provider,
+    /// Base URL up to and including `/v1`.
+    pub base_url: String,
+    /// An environment variable that, when set, overrides `base_url` (for local ports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url_env: Option<String>,
+    /// The model name sent in requests.
+    pub model: String,
+    /// Which endpoint to use.
+    pub api: Api,
+    /// The environment variable that holds the API key; none for local servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Whether the model can still be recorded.
+    pub status: ModelStatus,
+    /// The most top log-probabilities the API returns per position (OpenAI completions: 5,
+    /// chat: 20; llama.cpp and vLLM: as configured).
+    pub max_top_logprobs: u32,
+    /// Vocabulary size, for the `next_token` uncertainty bar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<u64>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// Facts about the model that a reader of a report needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn default_concurrency() -> u32 {
+    2
+}
+
+/// The kind of server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// api.openai.com: completions take token arrays but not text mixed with token ids.
+    Openai,
+    /// A vLLM server: takes `[text, id, …]`-style prompts through token ids.
+    Vllm,
+    /// A llama.cpp server: takes mixed prompts; the prompt cache is disabled per request.
+    LlamaCpp,
+}
+
+impl Provider {
+    /// Whether prompts can continue text with token ids, so that prefixes are extended
+    /// exactly rather than by re-tokenised text.
+    pub fn takes_token_ids(self) -> bool {
+        matches!(self, Provider::Vllm | Provider::LlamaCpp)
+    }
+}
+
+/// Which OpenAI-compatible endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// `/v1/completions`
+    Completions,
+    /// `/v1/chat/completions`
+    Chat,
+}
+
+/// Whether a model can be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// Served; missing recordings are an error.
+    Live,
+    /// No longer served; without recordings it is reported as "retired, cannot be recorded".
+    Retired,
+}
+
+impl ModelEntry {
+    /// The base URL to use: the override from `base_url_env` when set, else `base_url`.
+    pub fn effective_base_url(&self) -> String {
+        self.base_url_env
+            .as_deref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| self.base_url.clone())
+    }
+}
+
+impl ModelSet {
+    /// Models bound to a role.
+    pub fn models_for(&self, role: Role) -> impl Iterator<Item = &ModelEntry> {
+        self.models.iter().filter(move |m| m.role == role)
+    }
+
+    /// Whether any model is bound to the role.
+    pub fn binds(&self, role: Role) -> bool {
+        self.models_for(role).next().is_some()
+    }
+}

@@ -1,0 +1,7 @@
+//! Statistics: pure functions, no I/O and no async.
+
+mod entropy;
+mod mass_bounds;
+
+pub use entropy::{binary_entropy, entropy_nats, normalized};
+pub use mass_bounds::{Chunk, Interval, MassBounds};
