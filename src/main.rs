@@ -1,1 +1,128 @@
-fn main(){}
+//! The `modecollapse` binary: parses flags, calls the library, maps errors to exit codes
+//! (0 ok, 1 a strict claim failed, 2 invalid input, 3 missing recordings or provider failure).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use modecollapse::ExitCode;
+use modecollapse::project::{Project, RunOptions, mode_from_env};
+use modecollapse::report::{to_json, to_table};
+use modecollapse::source::Mode;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "modecollapse", version, about = "Keeps claims about language-model output distributions honest")]
+struct Cli {
+    /// Project root holding specs/, models/ and recordings/.
+    #[arg(long, global = true, default_value = ".")]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate specs on model sets (replaying recordings unless told otherwise).
+    Run {
+        /// Spec files; every file of specs/ when none is given.
+        specs: Vec<PathBuf>,
+        /// Model sets to evaluate on (repeatable); every set when none is given.
+        #[arg(long = "models")]
+        models: Vec<String>,
+        /// replay (default; or MODECOLLAPSE_MODE), record, refresh or live.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Stop after this many live requests, keeping what was recorded.
+        #[arg(long)]
+        max_requests: Option<u64>,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+    },
+    /// Check specs and model sets; every problem is printed with file:line:column.
+    Validate {
+        /// Spec files; every file of specs/ when none is given.
+        specs: Vec<PathBuf>,
+    },
+    /// List specs and model sets.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            err.downcast_ref::<modecollapse::Error>()
+                .map(|e| e.exit_code())
+                .or_else(|| err.downcast_ref::<modecollapse::error::SpecError>().map(|_| ExitCode::InvalidInput))
+                .unwrap_or(ExitCode::InvalidInput)
+        }
+    };
+    std::process::exit(code as i32);
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let project = Project::new(&cli.root);
+    match cli.command {
+        Command::Validate { specs } => {
+            let catalog = project.load(&specs, &[])?;
+            println!("ok: {} spec(s), {} model set(s)", catalog.specs.len(), catalog.model_sets.len());
+            Ok(ExitCode::Ok)
+        }
+        Command::List => {
+            let catalog = project.load(&[], &[])?;
+            println!("specs:");
+            for s in &catalog.specs {
+                let roles: Vec<_> = s.spec.roles.iter().map(|r| r.as_str()).collect();
+                println!("  {:<36} {:<8} roles {:<16} {}", s.spec.id, format!("{:?}", s.spec.status).to_lowercase(), roles.join(","), s.path.display());
+            }
+            println!("model sets:");
+            for m in &catalog.model_sets {
+                let models: Vec<_> = m.set.models.iter().map(|e| format!("{}={} ({:?})", e.role, e.name, e.status).to_lowercase()).collect();
+                println!("  {:<14} {}", m.set.id, models.join(", "));
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::Run { specs, models, mode, format, max_requests, timeout } => {
+            let mode = match mode {
+                Some(m) => m,
+                None => mode_from_env().map_err(anyhow::Error::msg)?,
+            };
+            let catalog = project.load(&specs, &models)?;
+            let mut options = RunOptions::new(mode);
+            options.max_requests = max_requests;
+            options.client.timeout = std::time::Duration::from_secs_f64(timeout.max(0.001));
+            let bar = (mode != Mode::Replay).then(progress_bar);
+            if let Some(bar) = bar.clone() {
+                options.on_live_request = Some(Box::new(move || bar.inc(1)));
+            }
+            let result = project.run(&catalog, options);
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let result = result?;
+            match format {
+                Format::Table => print!("{}", to_table(&result)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&result, mode)).context("failed to render JSON")?),
+            }
+            Ok(if result.strict_failure() { ExitCode::StrictFailed } else { ExitCode::Ok })
+        }
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} live requests ({per_sec}) {elapsed}").expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -56,9 +56,10 @@ struct PromptLine {
     text: String,
 }
 
-/// A candidate as stored: `[id, text, logprob]`, the most compact readable form.
+/// A candidate as stored: `[id, text, logprob]`, the most compact readable form. The logprob
+/// is written as the shortest text that round-trips its single-precision value.
 #[derive(Serialize, Deserialize)]
-struct TokenRow(Option<u32>, String, f64);
+struct TokenRow(Option<u32>, String, f32);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,7 +154,7 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<String, (LogprobReques
                 if r.top.is_empty() {
                     return Err(corrupt(path, n, "response has no top tokens"));
                 }
-                let tokens = r.top.into_iter().map(|TokenRow(id, text, logprob)| TopToken { id, text, logprob }).collect();
+                let tokens = r.top.into_iter().map(|TokenRow(id, text, logprob)| TopToken { id, text, logprob: f64::from(logprob) }).collect();
                 let response = TopLogprobs { tokens, model_id: r.model_id, fingerprint: r.fingerprint };
                 entries.insert(r.key, (request, Recorded { response, recorded: r.recorded }));
             }
@@ -185,7 +186,7 @@ fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String
             ids: req.continuation_ids.clone(),
             text: req.continuation_text.clone(),
             top_k: req.top_k,
-            top: rec.response.tokens.iter().map(|t| TokenRow(t.id, t.text.clone(), t.logprob)).collect(),
+            top: rec.response.tokens.iter().map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32)).collect(),
             model_id: rec.response.model_id.clone(),
             fingerprint: rec.response.fingerprint.clone(),
             recorded: rec.recorded.clone(),

@@ -119,6 +119,13 @@ pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs,
     if tokens.is_empty() {
         return Err("no top logprobs in the response".into());
     }
+    // Servers compute log-probabilities in single precision and print them with 15–17 digits;
+    // keeping the single-precision value loses nothing, halves the recordings, and makes live
+    // and replayed figures bit-identical.
+    let mut tokens = tokens;
+    for t in &mut tokens {
+        t.logprob = f64::from(t.logprob as f32);
+    }
     if let Some(bad) = tokens.iter().find(|t| t.logprob.is_nan() || t.logprob > 1e-6) {
         return Err(format!("invalid logprob {} for token {:?}", bad.logprob, bad.text));
     }

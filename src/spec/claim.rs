@@ -66,9 +66,11 @@ pub enum Method {
     /// Exact multi-token outcomes by expanding the tree of token prefixes, with guaranteed
     /// bounds on every figure.
     Enumerate {
-        /// Top log-probabilities asked for at every node but the root.
+        /// Top log-probabilities asked for at the lightest nodes.
         top_k: u32,
-        /// Top log-probabilities asked for at the root, where most unseen mass sits.
+        /// Top log-probabilities asked for at the root (probability 1); a node of probability
+        /// p gets `clamp(ceil(root_top_k · p), top_k, root_top_k)`, so the unseen mass a node
+        /// leaves behind shrinks where it matters.
         root_top_k: u32,
         /// Nodes with less absolute probability than this are not expanded (their mass is
         /// carried as unresolved in the bounds).

@@ -1,0 +1,120 @@
+//! Exact multi-token outcomes: expand the tree of token prefixes with top-k log-probabilities.
+//!
+//! Each node is a continuation of the prompt (token ids where the server takes them, text
+//! otherwise) with its absolute probability. A node's top-k children are classified against
+//! the outcome set: a child that decides an outcome adds its mass to that outcome; a dead child
+//! adds to "no outcome"; an open child (" ", " 9", " 97") is expanded next. A token with no
+//! text (a special token such as end of turn) ends generation. The mass top-k does not show,
+//! and the mass of children not expanded (`min_mass`, `max_requests`), becomes an unresolved
+//! chunk that may become any outcome its prefix still reaches; `MassBounds` turns those into
+//! guaranteed bounds.
+//!
+//! Expansion is breadth-first, each level's nodes concurrently (bounded by the model's
+//! `concurrency`), most probable first, and recordings are flushed after every level. On a
+//! digit-splitting tokenizer " 0".." 100" takes 1 + 1 + 10 + 90 + 1 = 103 requests.
+
+use super::measurement::{FetchLog, Measurement, MeasurementTarget};
+use crate::error::MeasureError;
+use crate::request::LogprobRequest;
+use crate::source::Source;
+use crate::spec::{Api, PrefixState};
+use crate::stats::{Chunk, MassBounds};
+use futures::StreamExt;
+
+pub(super) struct Params {
+    pub top_k: u32,
+    pub root_top_k: u32,
+    pub min_mass: f64,
+    pub max_requests: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    ids: Vec<u32>,
+    text: String,
+    mass: f64,
+}
+
+pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Params) -> Result<Measurement, MeasureError> {
+    if t.model.api == Api::Chat {
+        return Err(t.unsupported("`enumerate` needs a completions API (a chat prompt cannot be continued by tokens); use `next_token`"));
+    }
+    let by_ids = t.model.provider.takes_token_ids();
+    let outcomes = &t.spec.outcomes;
+    let mut lower = vec![0.0; outcomes.len()];
+    let mut chunks = Vec::new();
+    let mut log = FetchLog::default();
+    let mut frontier = vec![Node { ids: Vec::new(), text: String::new(), mass: 1.0 }];
+    let mut requests = 0u32;
+    let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>| {
+        let reach = outcomes.reachable(&node.text);
+        if mass > 0.0 && !reach.is_empty() {
+            chunks.push(Chunk { mass, reach });
+        }
+    };
+    while !frontier.is_empty() {
+        // Most probable first, so that a request budget cuts the least mass; ties by
+        // continuation so that the order (and the recordings) are deterministic.
+        frontier.sort_by(|a, b| b.mass.total_cmp(&a.mass).then_with(|| a.ids.cmp(&b.ids)).then_with(|| a.text.cmp(&b.text)));
+        let room = (p.max_requests - requests) as usize;
+        for node in frontier.split_off(room.min(frontier.len())) {
+            unresolved(&node, node.mass, &mut chunks);
+        }
+        let level: Vec<(Node, LogprobRequest)> = frontier
+            .drain(..)
+            .map(|node| {
+                // Top-k in proportion to the node's mass: the unseen mass a node leaves is its
+                // mass times its tail, so heavy nodes (the root, " ", " 0") get long lists and the
+                // ninety light two-digit nodes short ones. Deterministic, so replays match.
+                let k = ((f64::from(p.root_top_k) * node.mass).ceil() as u32).clamp(p.top_k.min(p.root_top_k), p.root_top_k);
+                let req = LogprobRequest {
+                    api: t.model.api,
+                    model: t.model.model.clone(),
+                    prompt: t.prompt.text.clone(),
+                    continuation_ids: node.ids.clone(),
+                    continuation_text: if by_ids { String::new() } else { node.text.clone() },
+                    top_k: k.min(t.model.max_top_logprobs),
+                };
+                (node, req)
+            })
+            .collect();
+        requests += level.len() as u32;
+        let fetched: Vec<_> = futures::stream::iter(level.iter().map(|(_, req)| source.fetch(t.model_set, t.model, req)))
+            .buffered(t.model.concurrency.max(1) as usize)
+            .collect()
+            .await;
+        source.flush()?;
+        let mut next = Vec::new();
+        for ((node, _), result) in level.into_iter().zip(fetched) {
+            let fetched = result.map_err(|e| t.fail(e))?;
+            log.note(&fetched);
+            let mut seen = 0.0;
+            for tok in &fetched.response.tokens {
+                let prob = tok.logprob.exp();
+                seen += prob;
+                let mass = node.mass * prob;
+                if tok.text.is_empty() {
+                    if let Some(n) = outcomes.classify_end(&node.text) {
+                        lower[n] += mass;
+                    }
+                    continue;
+                }
+                let child = Node {
+                    ids: if by_ids { [node.ids.as_slice(), &[tok.id.unwrap_or_default()]].concat() } else { Vec::new() },
+                    text: format!("{}{}", node.text, tok.text),
+                    mass,
+                };
+                match outcomes.classify(&child.text) {
+                    PrefixState::Complete(n) => lower[n] += mass,
+                    PrefixState::Dead => {}
+                    PrefixState::Open if mass > 0.0 && mass >= p.min_mass => next.push(child),
+                    PrefixState::Open => unresolved(&child, mass, &mut chunks),
+                }
+            }
+            unresolved(&node, (1.0 - seen).max(0.0) * node.mass, &mut chunks);
+        }
+        frontier = next;
+    }
+    let bounds = MassBounds { lower, chunks };
+    Ok(Measurement::from_bounds("enumerate", &bounds, &log))
+}

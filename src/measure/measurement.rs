@@ -1,0 +1,153 @@
+//! A measurement's figures, and the entry point that picks the method.
+
+use super::{enumerate, next_token};
+use crate::error::MeasureError;
+use crate::source::{FetchError, Fetched, Source};
+use crate::spec::{ClaimSpec, Method, ModelEntry, OutcomeSet, PromptSpec, RealMetric};
+use crate::stats::{Interval, MassBounds};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// What is being measured, for requests and for error messages.
+pub struct MeasurementTarget<'a> {
+    /// The spec.
+    pub spec: &'a ClaimSpec,
+    /// The spec's file (for the "record it with" command).
+    pub spec_path: &'a Path,
+    /// The model set id.
+    pub model_set: &'a str,
+    /// The model.
+    pub model: &'a ModelEntry,
+    /// The prompt.
+    pub prompt: &'a PromptSpec,
+}
+
+impl MeasurementTarget<'_> {
+    pub(crate) fn fail(&self, err: FetchError) -> MeasureError {
+        match err {
+            FetchError::Missing => MeasureError::MissingRecording {
+                spec: self.spec.id.clone(),
+                model_set: self.model_set.to_string(),
+                model: self.model.name.clone(),
+                prompt: self.prompt.name.clone(),
+                command: format!(
+                    "modecollapse run {} --models {} --mode record",
+                    self.spec_path.display(),
+                    self.model_set
+                ),
+            },
+            FetchError::Client(source) => MeasureError::Client {
+                spec: self.spec.id.clone(),
+                model_set: self.model_set.to_string(),
+                model: self.model.name.clone(),
+                prompt: self.prompt.name.clone(),
+                source,
+            },
+            FetchError::Record(e) => MeasureError::Record(e),
+            FetchError::Budget(n) => MeasureError::BudgetExhausted(n),
+        }
+    }
+
+    pub(crate) fn unsupported(&self, message: impl Into<String>) -> MeasureError {
+        MeasureError::Unsupported { spec: self.spec.id.clone(), model: self.model.name.clone(), message: message.into() }
+    }
+}
+
+/// The figures of one (model, prompt), each with its interval.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// `next_token` or `enumerate`.
+    pub method: &'static str,
+    /// Entropy of the normalised outcome distribution, nats.
+    pub entropy: Interval,
+    /// Total probability of the outcome set.
+    pub coverage: Interval,
+    /// The outcome with the most resolved probability.
+    pub mode: Option<usize>,
+    /// Whether `mode` is the mode whatever the unresolved mass does.
+    pub mode_certain: bool,
+    /// Normalised probability of the mode.
+    pub mode_prob: Interval,
+    /// Normalised probability of every outcome.
+    pub shares: Vec<Interval>,
+    /// Probability mass the method could not resolve (unseen beyond top-k or not expanded)
+    /// that may still become an outcome.
+    pub unresolved: f64,
+    /// Requests the measurement took (recorded or live).
+    pub requests: u32,
+    /// Of those, requests sent to a server in this run.
+    pub live_requests: u32,
+    /// Model ids the server reported.
+    pub model_ids: BTreeSet<String>,
+    /// `system_fingerprint`s the server reported.
+    pub fingerprints: BTreeSet<String>,
+    /// Dates the responses were recorded.
+    pub recorded: BTreeSet<String>,
+}
+
+impl Measurement {
+    pub(crate) fn from_bounds(method: &'static str, bounds: &MassBounds, log: &FetchLog) -> Measurement {
+        let mode = bounds.point_mode();
+        Measurement {
+            method,
+            entropy: bounds.entropy(),
+            coverage: bounds.coverage(),
+            mode,
+            mode_certain: mode.is_some() && bounds.certain_mode() == mode,
+            mode_prob: bounds.mode_share(),
+            shares: bounds.shares(),
+            unresolved: bounds.reachable_unresolved(),
+            requests: log.requests,
+            live_requests: log.live,
+            model_ids: log.model_ids.clone(),
+            fingerprints: log.fingerprints.clone(),
+            recorded: log.recorded.clone(),
+        }
+    }
+
+    /// A real-valued metric as an interval.
+    pub fn metric(&self, metric: RealMetric, outcomes: &OutcomeSet) -> Option<Interval> {
+        match metric {
+            RealMetric::Entropy => Some(self.entropy),
+            RealMetric::Coverage => Some(self.coverage),
+            RealMetric::ModeProb => Some(self.mode_prob),
+            RealMetric::Prob(n) => outcomes.index_of_integer(n).map(|i| self.shares[i]),
+        }
+    }
+}
+
+/// What identifies the responses a measurement used.
+#[derive(Debug, Default)]
+pub(crate) struct FetchLog {
+    pub requests: u32,
+    pub live: u32,
+    pub model_ids: BTreeSet<String>,
+    pub fingerprints: BTreeSet<String>,
+    pub recorded: BTreeSet<String>,
+}
+
+impl FetchLog {
+    pub fn note(&mut self, f: &Fetched) {
+        self.requests += 1;
+        self.live += u32::from(f.live);
+        self.model_ids.extend(f.response.model_id.clone());
+        self.fingerprints.extend(f.response.fingerprint.clone());
+        self.recorded.insert(f.recorded.clone());
+    }
+}
+
+/// Measures one (model, prompt) with the spec's method.
+pub async fn measure(target: &MeasurementTarget<'_>, source: &Source) -> Result<Measurement, MeasureError> {
+    match &target.spec.method {
+        Method::NextToken { top_k } => next_token::measure(target, source, *top_k).await,
+        Method::Enumerate { top_k, root_top_k, min_mass, max_requests } => {
+            enumerate::measure(target, source, enumerate::Params {
+                top_k: *top_k,
+                root_top_k: *root_top_k,
+                min_mass: *min_mass,
+                max_requests: *max_requests,
+            })
+            .await
+        }
+    }
+}

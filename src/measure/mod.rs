@@ -1,0 +1,7 @@
+//! Measuring the outcome distribution of one (model, prompt): the logprob methods.
+
+mod enumerate;
+mod measurement;
+mod next_token;
+
+pub use measurement::{Measurement, MeasurementTarget, measure};

@@ -1,0 +1,87 @@
+//! What a snapshot records for one (claim, model set): verdicts and rounded figures, so that a
+//! replay is byte-stable and a re-recording shows as a readable diff.
+
+use crate::run::{ClaimResult, SetResult};
+use crate::verdict::Verdict;
+use serde_json::{Value, json};
+
+/// Figures are rounded to this many decimals: fine enough to show a real change, coarse
+/// enough that numerical noise of a re-recording (about 1e-5 nats) rarely shows.
+const DECIMALS: i32 = 3;
+
+fn round(x: f64) -> Value {
+    if !x.is_finite() {
+        return Value::Null;
+    }
+    let f = 10f64.powi(DECIMALS);
+    let r = (x * f).round() / f;
+    json!(if r == 0.0 { 0.0 } else { r })
+}
+
+fn range(point: f64, low: f64, high: f64) -> String {
+    let fmt = |x: f64| format!("{:.*}", DECIMALS as usize, x);
+    format!("{} [{}, {}]", fmt(point), fmt(low), fmt(high))
+}
+
+/// The snapshot content of a claim on one model set.
+pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
+    let outcomes = &claim.spec.outcomes;
+    let measurements: Vec<Value> = set
+        .measurements
+        .iter()
+        .map(|p| match &p.measurement {
+            None => json!({"model": p.model, "role": p.role, "prompt": p.prompt, "status": "retired, cannot be recorded"}),
+            Some(m) => {
+                let mut top: Vec<(usize, f64)> = m.shares.iter().enumerate().map(|(i, s)| (i, s.point)).filter(|(_, p)| *p > 0.0).collect();
+                top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!([outcomes.label(*i), round(*p)])).collect();
+                json!({
+                    "model": p.model,
+                    "role": p.role,
+                    "prompt": p.prompt,
+                    "method": m.method,
+                    "entropy": range(m.entropy.point, m.entropy.low, m.entropy.high),
+                    "coverage": range(m.coverage.point, m.coverage.low, m.coverage.high),
+                    "mode": m.mode.map(|i| outcomes.value(i)),
+                    "mode_certain": m.mode_certain,
+                    "mode_prob": range(m.mode_prob.point, m.mode_prob.low, m.mode_prob.high),
+                    "top": top,
+                    "requests": m.requests,
+                })
+            }
+        })
+        .collect();
+    let expectations: Vec<Value> = set
+        .expectations
+        .iter()
+        .map(|e| {
+            let instances: Vec<Value> = e
+                .instances
+                .iter()
+                .map(|i| {
+                    let side = |f: &Option<crate::run::Figure>| {
+                        f.as_ref().map(|f| {
+                            let who = f.model.as_deref().map(|m| format!(" [{m}]")).unwrap_or_default();
+                            format!("{}{who} = {}", f.label, range(f.point, f.low, f.high))
+                        })
+                    };
+                    json!({
+                        "prompt": i.prompt,
+                        "verdict": i.verdict,
+                        "lhs": side(&i.evidence.lhs),
+                        "rhs": side(&i.evidence.rhs),
+                    })
+                })
+                .collect();
+            json!({"that": e.that, "verdict": e.verdict, "reason": e.reason, "instances": instances})
+        })
+        .collect();
+    json!({
+        "claim": claim.spec.id,
+        "status": claim.spec.status,
+        "model_set": set.model_set,
+        "verdict": Verdict::combine(set.expectations.iter().map(|e| e.verdict)),
+        "expectations": expectations,
+        "measurements": measurements,
+    })
+}

@@ -1,0 +1,148 @@
+//! Where responses come from: recordings, a live server, or both, by mode.
+
+use crate::client::Client;
+use crate::error::{ClientError, RecordError};
+use crate::record::{Recorded, RecordingStore, today_utc};
+use crate::request::{LogprobRequest, TopLogprobs};
+use crate::spec::{ModelEntry, ModelStatus};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How a run treats recordings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Use recordings only; a missing one is an error (the default, and what CI runs).
+    Replay,
+    /// Use recordings; request and record what is missing.
+    Record,
+    /// Request everything again and overwrite the recordings.
+    Refresh,
+    /// Request everything; read and write no recordings.
+    Live,
+}
+
+impl Mode {
+    /// The name used on the command line and in `MODECOLLAPSE_MODE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Replay => "replay",
+            Mode::Record => "record",
+            Mode::Refresh => "refresh",
+            Mode::Live => "live",
+        }
+    }
+
+    /// Parses `MODECOLLAPSE_MODE`-style names.
+    pub fn parse(s: &str) -> Option<Mode> {
+        [Mode::Replay, Mode::Record, Mode::Refresh, Mode::Live].into_iter().find(|m| m.as_str() == s)
+    }
+
+    fn contacts_servers(self) -> bool {
+        self != Mode::Replay
+    }
+}
+
+/// A response and where it came from.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The response.
+    pub response: TopLogprobs,
+    /// The date it was recorded (today for live responses).
+    pub recorded: String,
+    /// Whether it was requested from a server in this run.
+    pub live: bool,
+}
+
+/// Why a response could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No recording, and the mode (or the model's status) forbids asking a server.
+    #[error("no recording")]
+    Missing,
+    /// The server failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The recordings failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The live request budget is used up.
+    #[error("request budget of {0} used up")]
+    Budget(u64),
+}
+
+/// Responses by mode, with a budget on live requests and a hook for progress display.
+pub struct Source {
+    mode: Mode,
+    store: Arc<RecordingStore>,
+    client: Option<Client>,
+    budget: Option<u64>,
+    live_requests: AtomicU64,
+    on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Source {
+    /// A source. `client` is needed by every mode but replay.
+    pub fn new(mode: Mode, store: Arc<RecordingStore>, client: Option<Client>) -> Source {
+        Source { mode, store, client, budget: None, live_requests: AtomicU64::new(0), on_live_request: None }
+    }
+
+    /// Stops live requests after `n` (`--max-requests`).
+    pub fn with_budget(mut self, n: Option<u64>) -> Source {
+        self.budget = n;
+        self
+    }
+
+    /// Calls `hook` after each live request (the CLI's progress bar).
+    pub fn with_progress(mut self, hook: impl Fn() + Send + Sync + 'static) -> Source {
+        self.on_live_request = Some(Box::new(hook));
+        self
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Live requests made so far.
+    pub fn live_requests(&self) -> u64 {
+        self.live_requests.load(Ordering::Relaxed)
+    }
+
+    /// The response to a request for a model of a set.
+    pub async fn fetch(&self, model_set: &str, model: &ModelEntry, req: &LogprobRequest) -> Result<Fetched, FetchError> {
+        let use_recordings = self.mode != Mode::Live;
+        let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
+        if use_recordings && (self.mode != Mode::Refresh || !may_request) {
+            if let Some(Recorded { response, recorded }) = self.store.get(model_set, &model.name, req)? {
+                return Ok(Fetched { response, recorded, live: false });
+            }
+        }
+        if !may_request {
+            return Err(FetchError::Missing);
+        }
+        let client = self.client.as_ref().ok_or(FetchError::Missing)?;
+        let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(budget) = self.budget {
+            if n >= budget {
+                return Err(FetchError::Budget(budget));
+            }
+        }
+        let response = client.top_logprobs(model, req).await?;
+        let recorded = today_utc();
+        if use_recordings {
+            self.store.put(model_set, &model.name, req, Recorded { response: response.clone(), recorded: recorded.clone() })?;
+        }
+        if let Some(hook) = &self.on_live_request {
+            hook();
+        }
+        Ok(Fetched { response, recorded, live: true })
+    }
+
+    /// Writes new recordings to disk (atomically). Called after every tree level, so an
+    /// interrupted run keeps what it recorded.
+    pub fn flush(&self) -> Result<(), RecordError> {
+        if self.mode == Mode::Live { Ok(()) } else { self.store.flush() }
+    }
+}
