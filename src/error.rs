@@ -85,7 +85,9 @@ pub enum ClientError {
         message: String,
     },
     /// The server answered with an error status, after all retries where it was transient.
-    #[error("failed to get a response from {url}: HTTP {status} after {attempts} attempt(s): {body}")]
+    #[error(
+        "failed to get a response from {url}: HTTP {status} after {attempts} attempt(s): {body}"
+    )]
     Status {
         /// The endpoint URL.
         url: String,
@@ -151,7 +153,9 @@ pub enum MeasureError {
         command: String,
     },
     /// The provider failed.
-    #[error("failed to measure spec `{spec}` on model `{model}` of set `{model_set}` (prompt `{prompt}`): {source}")]
+    #[error(
+        "failed to measure spec `{spec}` on model `{model}` of set `{model_set}` (prompt `{prompt}`): {source}"
+    )]
     Client {
         /// Spec id.
         spec: String,

@@ -10,7 +10,11 @@ use modecollapse::source::Mode;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "modecollapse", version, about = "Keeps claims about language-model output distributions honest")]
+#[command(
+    name = "modecollapse",
+    version,
+    about = "Keeps claims about language-model output distributions honest"
+)]
 struct Cli {
     /// Project root holding specs/, models/ and recordings/.
     #[arg(long, global = true, default_value = ".")]
@@ -64,7 +68,10 @@ fn main() {
             eprintln!("error: {err:#}");
             err.downcast_ref::<modecollapse::Error>()
                 .map(|e| e.exit_code())
-                .or_else(|| err.downcast_ref::<modecollapse::error::SpecError>().map(|_| ExitCode::InvalidInput))
+                .or_else(|| {
+                    err.downcast_ref::<modecollapse::error::SpecError>()
+                        .map(|_| ExitCode::InvalidInput)
+                })
                 .unwrap_or(ExitCode::InvalidInput)
         }
     };
@@ -76,7 +83,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { specs } => {
             let catalog = project.load(&specs, &[])?;
-            println!("ok: {} spec(s), {} model set(s)", catalog.specs.len(), catalog.model_sets.len());
+            println!(
+                "ok: {} spec(s), {} model set(s)",
+                catalog.specs.len(),
+                catalog.model_sets.len()
+            );
             Ok(ExitCode::Ok)
         }
         Command::List => {
@@ -84,16 +95,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("specs:");
             for s in &catalog.specs {
                 let roles: Vec<_> = s.spec.roles.iter().map(|r| r.as_str()).collect();
-                println!("  {:<36} {:<8} roles {:<16} {}", s.spec.id, format!("{:?}", s.spec.status).to_lowercase(), roles.join(","), s.path.display());
+                println!(
+                    "  {:<36} {:<8} roles {:<16} {}",
+                    s.spec.id,
+                    format!("{:?}", s.spec.status).to_lowercase(),
+                    roles.join(","),
+                    s.path.display()
+                );
             }
             println!("model sets:");
             for m in &catalog.model_sets {
-                let models: Vec<_> = m.set.models.iter().map(|e| format!("{}={} ({:?})", e.role, e.name, e.status).to_lowercase()).collect();
+                let models: Vec<_> = m
+                    .set
+                    .models
+                    .iter()
+                    .map(|e| format!("{}={} ({:?})", e.role, e.name, e.status).to_lowercase())
+                    .collect();
                 println!("  {:<14} {}", m.set.id, models.join(", "));
             }
             Ok(ExitCode::Ok)
         }
-        Command::Run { specs, models, mode, format, max_requests, timeout } => {
+        Command::Run {
+            specs,
+            models,
+            mode,
+            format,
+            max_requests,
+            timeout,
+        } => {
             let mode = match mode {
                 Some(m) => m,
                 None => mode_from_env().map_err(anyhow::Error::msg)?,
@@ -113,16 +142,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let result = result?;
             match format {
                 Format::Table => print!("{}", to_table(&result)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&result, mode)).context("failed to render JSON")?),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&to_json(&result, mode))
+                        .context("failed to render JSON")?
+                ),
             }
-            Ok(if result.strict_failure() { ExitCode::StrictFailed } else { ExitCode::Ok })
+            Ok(if result.strict_failure() {
+                ExitCode::StrictFailed
+            } else {
+                ExitCode::Ok
+            })
         }
     }
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} live requests ({per_sec}) {elapsed}").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos} live requests ({per_sec}) {elapsed}",
+        )
+        .expect("valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }

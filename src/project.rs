@@ -34,7 +34,12 @@ pub struct RunOptions {
 impl RunOptions {
     /// Options for a mode with default client settings.
     pub fn new(mode: Mode) -> RunOptions {
-        RunOptions { mode, max_requests: None, client: ClientOptions::default(), on_live_request: None }
+        RunOptions {
+            mode,
+            max_requests: None,
+            client: ClientOptions::default(),
+            on_live_request: None,
+        }
     }
 }
 
@@ -65,7 +70,11 @@ impl Project {
     }
 
     /// Loads the given spec files (or all of `specs/`) and the named model sets (or all).
-    pub fn load(&self, spec_files: &[PathBuf], model_sets: &[String]) -> Result<Catalog, SpecError> {
+    pub fn load(
+        &self,
+        spec_files: &[PathBuf],
+        model_sets: &[String],
+    ) -> Result<Catalog, SpecError> {
         let mut catalog = load_catalog(spec_files, &self.spec_dir(), &self.models_dir())?;
         catalog.select_model_sets(model_sets)?;
         Ok(catalog)
@@ -77,12 +86,14 @@ impl Project {
         let client = if options.mode == Mode::Replay {
             None
         } else {
-            Some(Client::new(options.client).map_err(|source| crate::error::MeasureError::Client {
-                spec: String::new(),
-                model_set: String::new(),
-                model: String::new(),
-                prompt: String::new(),
-                source,
+            Some(Client::new(options.client).map_err(|source| {
+                crate::error::MeasureError::Client {
+                    spec: String::new(),
+                    model_set: String::new(),
+                    model: String::new(),
+                    prompt: String::new(),
+                    source,
+                }
             })?)
         };
         let mut source = Source::new(options.mode, store, client).with_budget(options.max_requests);
@@ -106,6 +117,7 @@ pub fn mode_from_env() -> Result<Mode, String> {
     match std::env::var(MODE_ENV) {
         Err(_) => Ok(Mode::Replay),
         Ok(v) if v.is_empty() => Ok(Mode::Replay),
-        Ok(v) => Mode::parse(&v).ok_or_else(|| format!("{MODE_ENV}={v:?} is not one of replay, record, refresh, live")),
+        Ok(v) => Mode::parse(&v)
+            .ok_or_else(|| format!("{MODE_ENV}={v:?} is not one of replay, record, refresh, live")),
     }
 }

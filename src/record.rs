@@ -90,9 +90,13 @@ enum Line {
 fn parse_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     if value.get("key").is_some() {
-        ResponseLine::deserialize(value).map(Line::Response).map_err(|e| format!("response line: {e}"))
+        ResponseLine::deserialize(value)
+            .map(Line::Response)
+            .map_err(|e| format!("response line: {e}"))
     } else {
-        PromptLine::deserialize(value).map(Line::Prompt).map_err(|e| format!("prompt line: {e}"))
+        PromptLine::deserialize(value)
+            .map(Line::Prompt)
+            .map_err(|e| format!("prompt line: {e}"))
     }
 }
 
@@ -108,38 +112,62 @@ fn text_id(text: &str) -> String {
 }
 
 fn corrupt(path: &Path, line: usize, message: impl Into<String>) -> RecordError {
-    RecordError::Corrupt { path: path.to_path_buf(), line, message: message.into() }
+    RecordError::Corrupt {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
-    move |source| RecordError::Io { path: path.to_path_buf(), source }
+    move |source| RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Parses a recording file; every malformed line is an error naming the line.
-fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<String, (LogprobRequest, Recorded)>, RecordError> {
+fn parse_file(
+    path: &Path,
+    text: &str,
+) -> Result<BTreeMap<String, (LogprobRequest, Recorded)>, RecordError> {
     let mut lines = text.lines().enumerate();
-    let (_, first) = lines.next().ok_or_else(|| corrupt(path, 1, "empty file; expected the format header"))?;
-    let header: Header = serde_json::from_str(first).map_err(|e| corrupt(path, 1, format!("bad header: {e}")))?;
+    let (_, first) = lines
+        .next()
+        .ok_or_else(|| corrupt(path, 1, "empty file; expected the format header"))?;
+    let header: Header =
+        serde_json::from_str(first).map_err(|e| corrupt(path, 1, format!("bad header: {e}")))?;
     if header.format != FORMAT_NAME || header.version != RECORDING_VERSION {
         return Err(corrupt(
             path,
             1,
-            format!("format {} version {}; this build reads {FORMAT_NAME} version {RECORDING_VERSION}", header.format, header.version),
+            format!(
+                "format {} version {}; this build reads {FORMAT_NAME} version {RECORDING_VERSION}",
+                header.format, header.version
+            ),
         ));
     }
     let mut prompts = BTreeMap::new();
     let mut entries = BTreeMap::new();
     for (i, line) in lines {
         let n = i + 1;
-        match parse_line(line).map_err(|e| corrupt(path, n, format!("not a recording line: {e}")))? {
+        match parse_line(line)
+            .map_err(|e| corrupt(path, n, format!("not a recording line: {e}")))?
+        {
             Line::Prompt(p) => {
                 if text_id(&p.text) != p.prompt {
-                    return Err(corrupt(path, n, "prompt text does not match its id (edited by hand?)"));
+                    return Err(corrupt(
+                        path,
+                        n,
+                        "prompt text does not match its id (edited by hand?)",
+                    ));
                 }
                 prompts.insert(p.prompt, p.text);
             }
             Line::Response(r) => {
-                let prompt = prompts.get(&r.prompt).ok_or_else(|| corrupt(path, n, format!("unknown prompt id {}", r.prompt)))?;
+                let prompt = prompts
+                    .get(&r.prompt)
+                    .ok_or_else(|| corrupt(path, n, format!("unknown prompt id {}", r.prompt)))?;
                 let request = LogprobRequest {
                     api: r.api,
                     model: r.model,
@@ -149,14 +177,39 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<String, (LogprobReques
                     top_k: r.top_k,
                 };
                 if request.key() != r.key {
-                    return Err(corrupt(path, n, "key does not match the request (edited by hand?)"));
+                    return Err(corrupt(
+                        path,
+                        n,
+                        "key does not match the request (edited by hand?)",
+                    ));
                 }
                 if r.top.is_empty() {
                     return Err(corrupt(path, n, "response has no top tokens"));
                 }
-                let tokens = r.top.into_iter().map(|TokenRow(id, text, logprob)| TopToken { id, text, logprob: f64::from(logprob) }).collect();
-                let response = TopLogprobs { tokens, model_id: r.model_id, fingerprint: r.fingerprint };
-                entries.insert(r.key, (request, Recorded { response, recorded: r.recorded }));
+                let tokens = r
+                    .top
+                    .into_iter()
+                    .map(|TokenRow(id, text, logprob)| TopToken {
+                        id,
+                        text,
+                        logprob: f64::from(logprob),
+                    })
+                    .collect();
+                let response = TopLogprobs {
+                    tokens,
+                    model_id: r.model_id,
+                    fingerprint: r.fingerprint,
+                };
+                entries.insert(
+                    r.key,
+                    (
+                        request,
+                        Recorded {
+                            response,
+                            recorded: r.recorded,
+                        },
+                    ),
+                );
             }
         }
     }
@@ -165,17 +218,42 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<String, (LogprobReques
 
 /// Renders entries in the canonical, sorted form.
 fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String {
-    let mut out = serde_json::to_string(&Header { format: FORMAT_NAME.into(), version: RECORDING_VERSION }).expect("header");
+    let mut out = serde_json::to_string(&Header {
+        format: FORMAT_NAME.into(),
+        version: RECORDING_VERSION,
+    })
+    .expect("header");
     out.push('\n');
-    let prompts: BTreeMap<String, &str> = entries.values().map(|(r, _)| (text_id(&r.prompt), r.prompt.as_str())).collect();
+    let prompts: BTreeMap<String, &str> = entries
+        .values()
+        .map(|(r, _)| (text_id(&r.prompt), r.prompt.as_str()))
+        .collect();
     for (id, text) in &prompts {
-        out.push_str(&serde_json::to_string(&PromptLine { prompt: id.clone(), text: (*text).to_string() }).expect("prompt"));
+        out.push_str(
+            &serde_json::to_string(&PromptLine {
+                prompt: id.clone(),
+                text: (*text).to_string(),
+            })
+            .expect("prompt"),
+        );
         out.push('\n');
     }
     let mut rows: Vec<_> = entries.iter().collect();
     rows.sort_by(|(ka, (a, _)), (kb, (b, _))| {
-        (text_id(&a.prompt), &a.continuation_ids, &a.continuation_text, a.top_k, ka)
-            .cmp(&(text_id(&b.prompt), &b.continuation_ids, &b.continuation_text, b.top_k, kb))
+        (
+            text_id(&a.prompt),
+            &a.continuation_ids,
+            &a.continuation_text,
+            a.top_k,
+            ka,
+        )
+            .cmp(&(
+                text_id(&b.prompt),
+                &b.continuation_ids,
+                &b.continuation_text,
+                b.top_k,
+                kb,
+            ))
     });
     for (key, (req, rec)) in rows {
         let line = ResponseLine {
@@ -186,7 +264,12 @@ fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String
             ids: req.continuation_ids.clone(),
             text: req.continuation_text.clone(),
             top_k: req.top_k,
-            top: rec.response.tokens.iter().map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32)).collect(),
+            top: rec
+                .response
+                .tokens
+                .iter()
+                .map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32))
+                .collect(),
             model_id: rec.response.model_id.clone(),
             fingerprint: rec.response.fingerprint.clone(),
             recorded: rec.recorded.clone(),
@@ -206,7 +289,10 @@ pub struct RecordingStore {
 impl RecordingStore {
     /// A store rooted at `root` (usually `recordings/`).
     pub fn new(root: impl Into<PathBuf>) -> RecordingStore {
-        RecordingStore { root: root.into(), files: Mutex::new(BTreeMap::new()) }
+        RecordingStore {
+            root: root.into(),
+            files: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// The file holding a model's recordings.
@@ -214,7 +300,11 @@ impl RecordingStore {
         self.root.join(model_set).join(format!("{model}.jsonl"))
     }
 
-    fn with_file<T>(&self, path: &Path, f: impl FnOnce(&mut RecordingFile) -> T) -> Result<T, RecordError> {
+    fn with_file<T>(
+        &self,
+        path: &Path,
+        f: impl FnOnce(&mut RecordingFile) -> T,
+    ) -> Result<T, RecordError> {
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         if !files.contains_key(path) {
             let entries = match std::fs::read_to_string(path) {
@@ -222,19 +312,36 @@ impl RecordingStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
                 Err(e) => return Err(io(path)(e)),
             };
-            files.insert(path.to_path_buf(), RecordingFile { entries, dirty: BTreeMap::new() });
+            files.insert(
+                path.to_path_buf(),
+                RecordingFile {
+                    entries,
+                    dirty: BTreeMap::new(),
+                },
+            );
         }
         Ok(f(files.get_mut(path).expect("inserted above")))
     }
 
     /// The recorded response to a request, if any.
-    pub fn get(&self, model_set: &str, model: &str, req: &LogprobRequest) -> Result<Option<Recorded>, RecordError> {
+    pub fn get(
+        &self,
+        model_set: &str,
+        model: &str,
+        req: &LogprobRequest,
+    ) -> Result<Option<Recorded>, RecordError> {
         let path = self.path_for(model_set, model);
         self.with_file(&path, |f| f.entries.get(&req.key()).map(|(_, r)| r.clone()))
     }
 
     /// Adds (or replaces) a response in memory; [`flush`](Self::flush) writes it.
-    pub fn put(&self, model_set: &str, model: &str, req: &LogprobRequest, recorded: Recorded) -> Result<(), RecordError> {
+    pub fn put(
+        &self,
+        model_set: &str,
+        model: &str,
+        req: &LogprobRequest,
+        recorded: Recorded,
+    ) -> Result<(), RecordError> {
         let path = self.path_for(model_set, model);
         let key = req.key();
         self.with_file(&path, |f| {
@@ -256,7 +363,12 @@ impl RecordingStore {
             let dir = path.parent().expect("recording files live in a set folder");
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             let lock_path = path.with_extension("jsonl.lock");
-            let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(io(&lock_path))?;
             lock.lock().map_err(io(&lock_path))?;
             let mut merged = match std::fs::read_to_string(path) {
                 Ok(text) => parse_file(path, &text)?,
@@ -271,7 +383,8 @@ impl RecordingStore {
             let tmp = path.with_extension(format!("jsonl.tmp.{}", std::process::id()));
             {
                 let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-                out.write_all(render_file(&merged).as_bytes()).map_err(io(&tmp))?;
+                out.write_all(render_file(&merged).as_bytes())
+                    .map_err(io(&tmp))?;
                 out.sync_all().map_err(io(&tmp))?;
             }
             std::fs::rename(&tmp, path).map_err(io(path))?;
@@ -285,7 +398,9 @@ impl RecordingStore {
 
 /// Today's date in UTC as `YYYY-MM-DD`, from the system clock (no time-zone database needed).
 pub fn today_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let days = (secs / 86_400) as i64;
     // Howard Hinnant's civil-from-days algorithm.
     let z = days + 719_468;
@@ -306,12 +421,27 @@ mod tests {
 
     // Synthetic responses: these test the file format only, never a measurement.
     fn request(ids: Vec<u32>) -> LogprobRequest {
-        LogprobRequest { api: Api::Completions, model: "m".into(), prompt: "Q: x\nA:".into(), continuation_ids: ids, continuation_text: String::new(), top_k: 2 }
+        LogprobRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "Q: x\nA:".into(),
+            continuation_ids: ids,
+            continuation_text: String::new(),
+            top_k: 2,
+        }
     }
 
     fn recorded(lp: f64) -> Recorded {
         Recorded {
-            response: TopLogprobs { tokens: vec![TopToken { id: Some(7), text: " ".into(), logprob: lp }], model_id: Some("m.gguf".into()), fingerprint: None },
+            response: TopLogprobs {
+                tokens: vec![TopToken {
+                    id: Some(7),
+                    text: " ".into(),
+                    logprob: lp,
+                }],
+                model_id: Some("m.gguf".into()),
+                fingerprint: None,
+            },
             recorded: "2026-11-27".into(),
         }
     }
@@ -320,13 +450,20 @@ mod tests {
     fn round_trips_and_shares_prompt_text() {
         let dir = tempfile::tempdir().unwrap();
         let store = RecordingStore::new(dir.path());
-        store.put("local", "m", &request(vec![]), recorded(-0.1)).unwrap();
-        store.put("local", "m", &request(vec![7]), recorded(-0.2)).unwrap();
+        store
+            .put("local", "m", &request(vec![]), recorded(-0.125))
+            .unwrap();
+        store
+            .put("local", "m", &request(vec![7]), recorded(-0.25))
+            .unwrap();
         store.flush().unwrap();
         let text = std::fs::read_to_string(store.path_for("local", "m")).unwrap();
         assert_eq!(text.matches("Q: x").count(), 1, "{text}");
         let fresh = RecordingStore::new(dir.path());
-        assert_eq!(fresh.get("local", "m", &request(vec![7])).unwrap(), Some(recorded(-0.2)));
+        assert_eq!(
+            fresh.get("local", "m", &request(vec![7])).unwrap(),
+            Some(recorded(-0.25))
+        );
         assert_eq!(fresh.get("local", "m", &request(vec![8])).unwrap(), None);
     }
 
@@ -335,8 +472,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = RecordingStore::new(dir.path());
         let b = RecordingStore::new(dir.path());
-        a.put("s", "m", &request(vec![1]), recorded(-0.1)).unwrap();
-        b.put("s", "m", &request(vec![2]), recorded(-0.2)).unwrap();
+        a.put("s", "m", &request(vec![1]), recorded(-0.125))
+            .unwrap();
+        b.put("s", "m", &request(vec![2]), recorded(-0.25)).unwrap();
         a.flush().unwrap();
         b.flush().unwrap();
         let fresh = RecordingStore::new(dir.path());
@@ -348,15 +486,26 @@ mod tests {
     fn detects_hand_edits_and_truncation() {
         let dir = tempfile::tempdir().unwrap();
         let store = RecordingStore::new(dir.path());
-        store.put("s", "m", &request(vec![1]), recorded(-0.1)).unwrap();
+        store
+            .put("s", "m", &request(vec![1]), recorded(-0.125))
+            .unwrap();
         store.flush().unwrap();
         let path = store.path_for("s", "m");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("\"ids\":[1]", "\"ids\":[2]")).unwrap();
-        let err = RecordingStore::new(dir.path()).get("s", "m", &request(vec![1])).unwrap_err().to_string();
-        assert!(err.contains("m.jsonl:3") && err.contains("key does not match"), "{err}");
+        let err = RecordingStore::new(dir.path())
+            .get("s", "m", &request(vec![1]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.jsonl:3") && err.contains("key does not match"),
+            "{err}"
+        );
         std::fs::write(&path, &text[..text.len() - 20]).unwrap();
-        let err = RecordingStore::new(dir.path()).get("s", "m", &request(vec![1])).unwrap_err().to_string();
+        let err = RecordingStore::new(dir.path())
+            .get("s", "m", &request(vec![1]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a recording line"), "{err}");
     }
 

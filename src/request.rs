@@ -76,8 +76,29 @@ mod tests {
         let k = r.key();
         assert_eq!(k.len(), 32);
         assert_eq!(k, r.clone().key());
-        assert_ne!(k, LogprobRequest { top_k: 21, ..r.clone() }.key());
-        assert_ne!(k, LogprobRequest { continuation_ids: vec![1], ..r.clone() }.key());
-        assert_ne!(k, LogprobRequest { model: "n".into(), ..r }.key());
+        assert_ne!(
+            k,
+            LogprobRequest {
+                top_k: 21,
+                ..r.clone()
+            }
+            .key()
+        );
+        assert_ne!(
+            k,
+            LogprobRequest {
+                continuation_ids: vec![1],
+                ..r.clone()
+            }
+            .key()
+        );
+        assert_ne!(
+            k,
+            LogprobRequest {
+                model: "n".into(),
+                ..r
+            }
+            .key()
+        );
     }
 }

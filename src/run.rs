@@ -3,7 +3,10 @@
 use crate::error::{Error, MeasureError};
 use crate::measure::{Measurement, MeasurementTarget, measure};
 use crate::source::Source;
-use crate::spec::{Catalog, ClaimSpec, ClaimStatus, Condition, LoadedSpec, ModelEntry, ModelSet, ModelStatus, Operand, Role, Selector};
+use crate::spec::{
+    Catalog, ClaimSpec, ClaimStatus, Condition, LoadedSpec, ModelEntry, ModelSet, ModelStatus,
+    Operand, Role, Selector,
+};
 use crate::stats::Interval;
 use crate::verdict::{Verdict, compare, mode_is};
 use serde::Serialize;
@@ -128,8 +131,13 @@ impl RunResult {
 }
 
 /// Models of a set measured for a spec: those whose role the spec lists.
-fn models_for<'a>(spec: &'a ClaimSpec, set: &'a ModelSet) -> impl Iterator<Item = &'a ModelEntry> + 'a {
-    set.models.iter().filter(move |m| spec.roles.contains(&m.role))
+fn models_for<'a>(
+    spec: &'a ClaimSpec,
+    set: &'a ModelSet,
+) -> impl Iterator<Item = &'a ModelEntry> + 'a {
+    set.models
+        .iter()
+        .filter(move |m| spec.roles.contains(&m.role))
 }
 
 /// Runs every spec of the catalog on every model set that binds one of its roles.
@@ -143,42 +151,84 @@ pub async fn run(catalog: &Catalog, source: &Source) -> Result<RunResult, Error>
             }
             model_sets.push(run_on_set(loaded, &set.set, source).await?);
         }
-        claims.push(ClaimResult { spec: loaded.spec.clone(), file: loaded.path.display().to_string(), model_sets });
+        claims.push(ClaimResult {
+            spec: loaded.spec.clone(),
+            file: loaded.path.display().to_string(),
+            model_sets,
+        });
     }
     Ok(RunResult { claims })
 }
 
-async fn run_on_set(loaded: &LoadedSpec, set: &ModelSet, source: &Source) -> Result<SetResult, Error> {
+async fn run_on_set(
+    loaded: &LoadedSpec,
+    set: &ModelSet,
+    source: &Source,
+) -> Result<SetResult, Error> {
     let spec = &loaded.spec;
     let mut measurements = Vec::new();
     // One model at a time: two local servers sharing two cores slow each other fourfold.
     for model in models_for(spec, set) {
         for prompt in &spec.prompts {
-            let target = MeasurementTarget { spec, spec_path: &loaded.path, model_set: &set.id, model, prompt };
+            let target = MeasurementTarget {
+                spec,
+                spec_path: &loaded.path,
+                model_set: &set.id,
+                model,
+                prompt,
+            };
             let measurement = match measure(&target, source).await {
                 Ok(m) => Some(m),
-                Err(MeasureError::MissingRecording { .. }) if model.status == ModelStatus::Retired => None,
+                Err(MeasureError::MissingRecording { .. })
+                    if model.status == ModelStatus::Retired =>
+                {
+                    None
+                }
                 Err(e) => return Err(e.into()),
             };
-            measurements.push(MeasuredPair { model: model.name.clone(), role: model.role, prompt: prompt.name.clone(), measurement });
+            measurements.push(MeasuredPair {
+                model: model.name.clone(),
+                role: model.role,
+                prompt: prompt.name.clone(),
+                measurement,
+            });
         }
     }
-    let expectations = spec.expect.iter().map(|e| evaluate(spec, set, e, &measurements)).collect();
-    Ok(SetResult { model_set: set.id.clone(), measurements, expectations })
+    let expectations = spec
+        .expect
+        .iter()
+        .map(|e| evaluate(spec, set, e, &measurements))
+        .collect();
+    Ok(SetResult {
+        model_set: set.id.clone(),
+        measurements,
+        expectations,
+    })
 }
 
 /// Every way to bind the expectation's selectors to models of the set.
-fn bindings<'a>(spec: &ClaimSpec, set: &'a ModelSet, selectors: &[Selector]) -> Vec<Vec<&'a ModelEntry>> {
+fn bindings<'a>(
+    spec: &ClaimSpec,
+    set: &'a ModelSet,
+    selectors: &[Selector],
+) -> Vec<Vec<&'a ModelEntry>> {
     let mut out: Vec<Vec<&ModelEntry>> = vec![Vec::new()];
     for sel in selectors {
         let candidates: Vec<&ModelEntry> = match sel {
             Selector::Role(r) => set.models_for(*r).collect(),
-            Selector::Every => set.models.iter().filter(|m| spec.roles.contains(&m.role)).collect(),
+            Selector::Every => set
+                .models
+                .iter()
+                .filter(|m| spec.roles.contains(&m.role))
+                .collect(),
         };
         let mut extended = Vec::new();
         for prefix in &out {
             // The same model never stands on both sides (`entropy(*) > entropy(base)`).
-            for c in candidates.iter().filter(|c| !prefix.iter().any(|p| p.name == c.name)) {
+            for c in candidates
+                .iter()
+                .filter(|c| !prefix.iter().any(|p| p.name == c.name))
+            {
                 let mut v = prefix.clone();
                 v.push(*c);
                 extended.push(v);
@@ -189,7 +239,12 @@ fn bindings<'a>(spec: &ClaimSpec, set: &'a ModelSet, selectors: &[Selector]) -> 
     out
 }
 
-fn evaluate(spec: &ClaimSpec, set: &ModelSet, e: &crate::spec::Expectation, measured: &[MeasuredPair]) -> ExpectationResult {
+fn evaluate(
+    spec: &ClaimSpec,
+    set: &ModelSet,
+    e: &crate::spec::Expectation,
+    measured: &[MeasuredPair],
+) -> ExpectationResult {
     let selectors = e.condition.selectors();
     let missing: Vec<String> = selectors
         .iter()
@@ -202,32 +257,61 @@ fn evaluate(spec: &ClaimSpec, set: &ModelSet, e: &crate::spec::Expectation, meas
         return ExpectationResult {
             that: e.that.clone(),
             verdict: Verdict::NotApplicable,
-            reason: Some(format!("model set `{}` binds no model to {}", set.id, missing.join(", "))),
+            reason: Some(format!(
+                "model set `{}` binds no model to {}",
+                set.id,
+                missing.join(", ")
+            )),
             instances: Vec::new(),
         };
     }
     let find = |model: &str, prompt: &str| {
-        measured.iter().find(|m| m.model == model && m.prompt == prompt).and_then(|m| m.measurement.as_ref())
+        measured
+            .iter()
+            .find(|m| m.model == model && m.prompt == prompt)
+            .and_then(|m| m.measurement.as_ref())
     };
     let mut instances = Vec::new();
     for prompt in spec.prompts_of(e) {
         for binding in bindings(spec, set, &selectors) {
-            let models: BTreeMap<String, String> =
-                selectors.iter().zip(&binding).map(|(s, m)| (s.to_string(), m.name.clone())).collect();
-            let figures: Option<Vec<&Measurement>> = binding.iter().map(|m| find(&m.name, &prompt.name)).collect();
+            let models: BTreeMap<String, String> = selectors
+                .iter()
+                .zip(&binding)
+                .map(|(s, m)| (s.to_string(), m.name.clone()))
+                .collect();
+            let figures: Option<Vec<&Measurement>> = binding
+                .iter()
+                .map(|m| find(&m.name, &prompt.name))
+                .collect();
             let (verdict, evidence) = match figures {
                 None => (
                     Verdict::Unavailable,
-                    Evidence { lhs: None, rhs: None, margin: 0.0, rule: "a model is retired and was never recorded".into() },
+                    Evidence {
+                        lhs: None,
+                        rhs: None,
+                        margin: 0.0,
+                        rule: "a model is retired and was never recorded".into(),
+                    },
                 ),
                 Some(figures) => decide(spec, &e.condition, &selectors, &binding, &figures),
             };
-            instances.push(Instance { prompt: prompt.name.clone(), models, verdict, evidence });
+            instances.push(Instance {
+                prompt: prompt.name.clone(),
+                models,
+                verdict,
+                evidence,
+            });
         }
     }
     let verdict = Verdict::combine(instances.iter().map(|i| i.verdict));
-    let reason = (verdict == Verdict::Unavailable).then(|| "retired, cannot be recorded".to_string());
-    ExpectationResult { that: e.that.clone(), verdict, reason, instances }
+    let reason =
+        (verdict == Verdict::Unavailable).then(|| "retired, cannot be recorded".to_string());
+    ExpectationResult {
+        that: e.that.clone(),
+        verdict,
+        reason,
+        instances,
+    }
 }
 
 fn decide(
@@ -238,9 +322,14 @@ fn decide(
     figures: &[&Measurement],
 ) -> (Verdict, Evidence) {
     match condition {
-        Condition::ModeIs { outcome, negated, .. } => {
+        Condition::ModeIs {
+            outcome, negated, ..
+        } => {
             let m = figures[0];
-            let index = spec.outcomes.index_of_integer(*outcome).expect("validated against the outcome set");
+            let index = spec
+                .outcomes
+                .index_of_integer(*outcome)
+                .expect("validated against the outcome set");
             let (verdict, rule) = mode_is(m, index, *negated, &spec.outcomes);
             let lhs = Figure {
                 label: format!("prob({}, {outcome})", selectors[0]),
@@ -249,17 +338,38 @@ fn decide(
                 low: m.shares[index].low,
                 high: m.shares[index].high,
             };
-            (verdict, Evidence { lhs: Some(lhs), rhs: None, margin: 0.0, rule })
+            (
+                verdict,
+                Evidence {
+                    lhs: Some(lhs),
+                    rhs: None,
+                    margin: 0.0,
+                    rule,
+                },
+            )
         }
-        Condition::Compare { lhs, op, rhs, margin } => {
+        Condition::Compare {
+            lhs,
+            op,
+            rhs,
+            margin,
+        } => {
             let mut next = 0;
             let mut side = |o: &Operand| -> Figure {
                 match o {
-                    Operand::Constant(c) => Figure { label: format!("{c}"), model: None, point: *c, low: *c, high: *c },
+                    Operand::Constant(c) => Figure {
+                        label: format!("{c}"),
+                        model: None,
+                        point: *c,
+                        low: *c,
+                        high: *c,
+                    },
                     Operand::Metric { metric, selector } => {
                         let (m, entry) = (figures[next], binding[next]);
                         next += 1;
-                        let iv = m.metric(*metric, &spec.outcomes).unwrap_or(Interval::exact(f64::NAN));
+                        let iv = m
+                            .metric(*metric, &spec.outcomes)
+                            .unwrap_or(Interval::exact(f64::NAN));
                         Figure {
                             label: format!("{metric}({selector})"),
                             model: Some(entry.name.clone()),
@@ -271,9 +381,21 @@ fn decide(
                 }
             };
             let (l, r) = (side(lhs), side(rhs));
-            let as_iv = |f: &Figure| Interval { point: f.point, low: f.low, high: f.high };
+            let as_iv = |f: &Figure| Interval {
+                point: f.point,
+                low: f.low,
+                high: f.high,
+            };
             let (verdict, rule) = compare(as_iv(&l), *op, as_iv(&r), *margin);
-            (verdict, Evidence { lhs: Some(l), rhs: Some(r), margin: *margin, rule })
+            (
+                verdict,
+                Evidence {
+                    lhs: Some(l),
+                    rhs: Some(r),
+                    margin: *margin,
+                    rule,
+                },
+            )
         }
     }
 }

@@ -36,7 +36,9 @@ impl Mode {
 
     /// Parses `MODECOLLAPSE_MODE`-style names.
     pub fn parse(s: &str) -> Option<Mode> {
-        [Mode::Replay, Mode::Record, Mode::Refresh, Mode::Live].into_iter().find(|m| m.as_str() == s)
+        [Mode::Replay, Mode::Record, Mode::Refresh, Mode::Live]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 
     fn contacts_servers(self) -> bool {
@@ -85,7 +87,14 @@ pub struct Source {
 impl Source {
     /// A source. `client` is needed by every mode but replay.
     pub fn new(mode: Mode, store: Arc<RecordingStore>, client: Option<Client>) -> Source {
-        Source { mode, store, client, budget: None, live_requests: AtomicU64::new(0), on_live_request: None }
+        Source {
+            mode,
+            store,
+            client,
+            budget: None,
+            live_requests: AtomicU64::new(0),
+            on_live_request: None,
+        }
     }
 
     /// Stops live requests after `n` (`--max-requests`).
@@ -111,12 +120,23 @@ impl Source {
     }
 
     /// The response to a request for a model of a set.
-    pub async fn fetch(&self, model_set: &str, model: &ModelEntry, req: &LogprobRequest) -> Result<Fetched, FetchError> {
+    pub async fn fetch(
+        &self,
+        model_set: &str,
+        model: &ModelEntry,
+        req: &LogprobRequest,
+    ) -> Result<Fetched, FetchError> {
         let use_recordings = self.mode != Mode::Live;
         let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
         if use_recordings && (self.mode != Mode::Refresh || !may_request) {
-            if let Some(Recorded { response, recorded }) = self.store.get(model_set, &model.name, req)? {
-                return Ok(Fetched { response, recorded, live: false });
+            if let Some(Recorded { response, recorded }) =
+                self.store.get(model_set, &model.name, req)?
+            {
+                return Ok(Fetched {
+                    response,
+                    recorded,
+                    live: false,
+                });
             }
         }
         if !may_request {
@@ -132,17 +152,33 @@ impl Source {
         let response = client.top_logprobs(model, req).await?;
         let recorded = today_utc();
         if use_recordings {
-            self.store.put(model_set, &model.name, req, Recorded { response: response.clone(), recorded: recorded.clone() })?;
+            self.store.put(
+                model_set,
+                &model.name,
+                req,
+                Recorded {
+                    response: response.clone(),
+                    recorded: recorded.clone(),
+                },
+            )?;
         }
         if let Some(hook) = &self.on_live_request {
             hook();
         }
-        Ok(Fetched { response, recorded, live: true })
+        Ok(Fetched {
+            response,
+            recorded,
+            live: true,
+        })
     }
 
     /// Writes new recordings to disk (atomically). Called after every tree level, so an
     /// interrupted run keeps what it recorded.
     pub fn flush(&self) -> Result<(), RecordError> {
-        if self.mode == Mode::Live { Ok(()) } else { self.store.flush() }
+        if self.mode == Mode::Live {
+            Ok(())
+        } else {
+            self.store.flush()
+        }
     }
 }

@@ -45,10 +45,15 @@ impl Verdict {
     /// unavailable if any is, else holds; not applicable only when there is no instance.
     pub fn combine(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
         let all: Vec<Verdict> = verdicts.into_iter().collect();
-        [Verdict::Refuted, Verdict::Inconclusive, Verdict::Unavailable, Verdict::Holds]
-            .into_iter()
-            .find(|v| all.contains(v))
-            .unwrap_or(Verdict::NotApplicable)
+        [
+            Verdict::Refuted,
+            Verdict::Inconclusive,
+            Verdict::Unavailable,
+            Verdict::Holds,
+        ]
+        .into_iter()
+        .find(|v| all.contains(v))
+        .unwrap_or(Verdict::NotApplicable)
     }
 }
 
@@ -56,10 +61,26 @@ impl Verdict {
 pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict, String) {
     let (b_lo, b_hi) = (rhs.low + margin, rhs.high + margin);
     let (holds, refuted, rule) = match op {
-        CmpOp::Gt => (lhs.low > b_hi, lhs.high <= b_lo, "holds if low(lhs) > high(rhs)+margin; refuted if high(lhs) <= low(rhs)+margin"),
-        CmpOp::Ge => (lhs.low >= b_hi, lhs.high < b_lo, "holds if low(lhs) >= high(rhs)+margin; refuted if high(lhs) < low(rhs)+margin"),
-        CmpOp::Lt => (lhs.high < b_lo, lhs.low >= b_hi, "holds if high(lhs) < low(rhs)+margin; refuted if low(lhs) >= high(rhs)+margin"),
-        CmpOp::Le => (lhs.high <= b_lo, lhs.low > b_hi, "holds if high(lhs) <= low(rhs)+margin; refuted if low(lhs) > high(rhs)+margin"),
+        CmpOp::Gt => (
+            lhs.low > b_hi,
+            lhs.high <= b_lo,
+            "holds if low(lhs) > high(rhs)+margin; refuted if high(lhs) <= low(rhs)+margin",
+        ),
+        CmpOp::Ge => (
+            lhs.low >= b_hi,
+            lhs.high < b_lo,
+            "holds if low(lhs) >= high(rhs)+margin; refuted if high(lhs) < low(rhs)+margin",
+        ),
+        CmpOp::Lt => (
+            lhs.high < b_lo,
+            lhs.low >= b_hi,
+            "holds if high(lhs) < low(rhs)+margin; refuted if low(lhs) >= high(rhs)+margin",
+        ),
+        CmpOp::Le => (
+            lhs.high <= b_lo,
+            lhs.low > b_hi,
+            "holds if high(lhs) <= low(rhs)+margin; refuted if low(lhs) > high(rhs)+margin",
+        ),
         CmpOp::Eq | CmpOp::Ne => unreachable!("the parser allows equality on modes only"),
     };
     let verdict = if holds {
@@ -73,17 +94,39 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
 }
 
 /// Decides `mode(x) == outcome` (or `!=` when `negated`).
-pub fn mode_is(m: &Measurement, outcome: usize, negated: bool, outcomes: &OutcomeSet) -> (Verdict, String) {
+pub fn mode_is(
+    m: &Measurement,
+    outcome: usize,
+    negated: bool,
+    outcomes: &OutcomeSet,
+) -> (Verdict, String) {
     let is = m.mode_certain && m.mode == Some(outcome);
     let high_o = m.shares[outcome].high;
-    let beaten_by = m.shares.iter().enumerate().find(|(n, s)| *n != outcome && s.low > high_o).map(|(n, _)| n);
+    let beaten_by = m
+        .shares
+        .iter()
+        .enumerate()
+        .find(|(n, s)| *n != outcome && s.low > high_o)
+        .map(|(n, _)| n);
     let label = outcomes.label(outcome);
     let (verdict, reason) = if is {
-        (Verdict::Holds, format!("{label:?} is the mode whatever the unresolved mass does"))
+        (
+            Verdict::Holds,
+            format!("{label:?} is the mode whatever the unresolved mass does"),
+        )
     } else if let Some(n) = beaten_by {
-        (Verdict::Refuted, format!("{:?} surely has more probability than {label:?}", outcomes.label(n)))
+        (
+            Verdict::Refuted,
+            format!(
+                "{:?} surely has more probability than {label:?}",
+                outcomes.label(n)
+            ),
+        )
     } else {
-        (Verdict::Inconclusive, format!("the unresolved mass could make {label:?} the mode or not"))
+        (
+            Verdict::Inconclusive,
+            format!("the unresolved mass could make {label:?} the mode or not"),
+        )
     };
     let verdict = match (negated, verdict) {
         (true, Verdict::Holds) => Verdict::Refuted,
@@ -98,19 +141,47 @@ mod tests {
     use super::*;
 
     fn iv(low: f64, high: f64) -> Interval {
-        Interval { point: 0.5 * (low + high), low, high }
+        Interval {
+            point: 0.5 * (low + high),
+            low,
+            high,
+        }
     }
 
     #[test]
     fn interval_rules() {
-        assert_eq!(compare(iv(2.0, 3.0), CmpOp::Gt, iv(0.5, 1.0), 0.5).0, Verdict::Holds);
-        assert_eq!(compare(iv(2.0, 3.0), CmpOp::Gt, iv(0.5, 1.0), 1.0).0, Verdict::Inconclusive);
-        assert_eq!(compare(iv(0.0, 0.5), CmpOp::Gt, iv(0.5, 1.0), 0.0).0, Verdict::Refuted);
-        assert_eq!(compare(iv(0.0, 0.5), CmpOp::Ge, iv(0.5, 1.0), 0.0).0, Verdict::Inconclusive);
-        assert_eq!(compare(iv(0.0, 0.4), CmpOp::Lt, iv(0.5, 1.0), 0.0).0, Verdict::Holds);
-        assert_eq!(compare(iv(0.6, 0.7), CmpOp::Le, iv(0.5, 0.55), 0.0).0, Verdict::Refuted);
-        assert_eq!(compare(iv(0.5, 0.5), CmpOp::Ge, Interval::exact(0.5), 0.0).0, Verdict::Holds);
-        assert_eq!(compare(iv(0.5, 0.5), CmpOp::Gt, Interval::exact(0.5), 0.0).0, Verdict::Refuted);
+        assert_eq!(
+            compare(iv(2.0, 3.0), CmpOp::Gt, iv(0.5, 1.0), 0.5).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            compare(iv(2.0, 3.0), CmpOp::Gt, iv(0.5, 1.0), 1.0).0,
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            compare(iv(0.0, 0.5), CmpOp::Gt, iv(0.5, 1.0), 0.0).0,
+            Verdict::Refuted
+        );
+        assert_eq!(
+            compare(iv(0.0, 0.5), CmpOp::Ge, iv(0.5, 1.0), 0.0).0,
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            compare(iv(0.0, 0.4), CmpOp::Lt, iv(0.5, 1.0), 0.0).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            compare(iv(0.6, 0.7), CmpOp::Le, iv(0.5, 0.55), 0.0).0,
+            Verdict::Refuted
+        );
+        assert_eq!(
+            compare(iv(0.5, 0.5), CmpOp::Ge, Interval::exact(0.5), 0.0).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            compare(iv(0.5, 0.5), CmpOp::Gt, Interval::exact(0.5), 0.0).0,
+            Verdict::Refuted
+        );
     }
 
     #[test]

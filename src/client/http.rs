@@ -22,7 +22,10 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { timeout: Duration::from_secs(60), retry: RetryPolicy::default() }
+        ClientOptions {
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -46,7 +49,9 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// A number in [0, 1) for jitter; the clock's nanoseconds are random enough to de-synchronise
 /// retries and keep replays (which never retry) deterministic.
 fn jitter_unit() -> f64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
@@ -58,23 +63,40 @@ impl Client {
             .timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ClientError::Transport { url: String::new(), attempts: 0, message: e.to_string() })?;
+            .map_err(|e| ClientError::Transport {
+                url: String::new(),
+                attempts: 0,
+                message: e.to_string(),
+            })?;
         Ok(Client { http, options })
     }
 
     /// Asks a model for the top next-token log-probabilities of a request.
-    pub async fn top_logprobs(&self, model: &ModelEntry, req: &LogprobRequest) -> Result<TopLogprobs, ClientError> {
+    pub async fn top_logprobs(
+        &self,
+        model: &ModelEntry,
+        req: &LogprobRequest,
+    ) -> Result<TopLogprobs, ClientError> {
         let path = match req.api {
             Api::Completions => "completions",
             Api::Chat => "chat/completions",
         };
-        let url_text = format!("{}/{path}", model.effective_base_url().trim_end_matches('/'));
-        let url = reqwest::Url::parse(&url_text)
-            .map_err(|e| ClientError::Transport { url: url_text.clone(), attempts: 0, message: format!("invalid URL: {e}") })?;
+        let url_text = format!(
+            "{}/{path}",
+            model.effective_base_url().trim_end_matches('/')
+        );
+        let url = reqwest::Url::parse(&url_text).map_err(|e| ClientError::Transport {
+            url: url_text.clone(),
+            attempts: 0,
+            message: format!("invalid URL: {e}"),
+        })?;
         let key = match &model.api_key_env {
             None => None,
             Some(var) => {
-                let key = std::env::var(var).ok().filter(|k| !k.is_empty()).ok_or_else(|| ClientError::MissingKey(var.clone()))?;
+                let key = std::env::var(var)
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| ClientError::MissingKey(var.clone()))?;
                 if url.scheme() != "https" && !is_loopback(&url) {
                     return Err(ClientError::InsecureKeyTransport(url_text));
                 }
@@ -82,7 +104,8 @@ impl Client {
             }
         };
         let body = request_body(model.provider, req);
-        let want_ids = !req.continuation_ids.is_empty() || model.provider.takes_token_ids() && req.api == Api::Completions;
+        let want_ids = !req.continuation_ids.is_empty()
+            || model.provider.takes_token_ids() && req.api == Api::Completions;
         let policy = &self.options.retry;
         let mut attempt = 0;
         loop {
@@ -93,7 +116,14 @@ impl Client {
             }
             let last = attempt >= policy.attempts;
             let (retry_after, failure) = match builder.send().await {
-                Err(e) => (None, ClientError::Transport { url: url_text.clone(), attempts: attempt, message: describe(&e) }),
+                Err(e) => (
+                    None,
+                    ClientError::Transport {
+                        url: url_text.clone(),
+                        attempts: attempt,
+                        message: describe(&e),
+                    },
+                ),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp
@@ -102,10 +132,21 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<f64>().ok());
                     match resp.bytes().await {
-                        Err(e) => (None, ClientError::Transport { url: url_text.clone(), attempts: attempt, message: describe(&e) }),
+                        Err(e) => (
+                            None,
+                            ClientError::Transport {
+                                url: url_text.clone(),
+                                attempts: attempt,
+                                message: describe(&e),
+                            },
+                        ),
                         Ok(bytes) if status == 200 => {
-                            return parse_response(&bytes, want_ids)
-                                .map_err(|message| ClientError::Shape { url: url_text.clone(), message });
+                            return parse_response(&bytes, want_ids).map_err(|message| {
+                                ClientError::Shape {
+                                    url: url_text.clone(),
+                                    message,
+                                }
+                            });
                         }
                         Ok(bytes) => {
                             let err = ClientError::Status {
@@ -147,7 +188,11 @@ fn describe(e: &reqwest::Error) -> String {
         detail = s.to_string();
         source = s.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }
 
 /// The start of an error body, with the key masked should a server echo it back.
@@ -176,6 +221,9 @@ mod tests {
 
     #[test]
     fn excerpts_mask_an_echoed_key() {
-        assert_eq!(body_excerpt(b"bad key sk-secret", Some("sk-secret")), "bad key [redacted]");
+        assert_eq!(
+            body_excerpt(b"bad key sk-secret", Some("sk-secret")),
+            "bad key [redacted]"
+        );
     }
 }

@@ -83,11 +83,19 @@ struct ContentCandidate {
 
 /// Parses a response body into top log-probabilities; the error says what is missing.
 pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs, String> {
-    let resp: Response = serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
-    let choice = resp.choices.into_iter().next().ok_or("no choices in the response")?;
+    let resp: Response =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let choice = resp
+        .choices
+        .into_iter()
+        .next()
+        .ok_or("no choices in the response")?;
     let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
     let tokens = if let Some(content) = logprobs.content {
-        let first = content.into_iter().next().ok_or("logprobs.content is empty")?;
+        let first = content
+            .into_iter()
+            .next()
+            .ok_or("logprobs.content is empty")?;
         first
             .top_logprobs
             .into_iter()
@@ -98,20 +106,36 @@ pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs,
                     Some(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
                     _ => c.token,
                 };
-                TopToken { id: c.id, text, logprob: c.logprob }
+                TopToken {
+                    id: c.id,
+                    text,
+                    logprob: c.logprob,
+                }
             })
             .collect::<Vec<_>>()
     } else if let Some(top) = logprobs.top_logprobs {
-        let first = top.into_iter().next().flatten().ok_or("logprobs.top_logprobs is empty")?;
+        let first = top
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or("logprobs.top_logprobs is empty")?;
         let mut tokens = first
             .into_iter()
             .map(|(text, lp)| {
                 lp.as_f64()
-                    .map(|logprob| TopToken { id: None, text, logprob })
+                    .map(|logprob| TopToken {
+                        id: None,
+                        text,
+                        logprob,
+                    })
                     .ok_or_else(|| format!("logprob of a top token is not a number: {lp}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        tokens.sort_by(|a, b| b.logprob.total_cmp(&a.logprob).then_with(|| a.text.cmp(&b.text)));
+        tokens.sort_by(|a, b| {
+            b.logprob
+                .total_cmp(&a.logprob)
+                .then_with(|| a.text.cmp(&b.text))
+        });
         tokens
     } else {
         return Err("logprobs has neither `content` nor `top_logprobs`".into());
@@ -126,13 +150,23 @@ pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs,
     for t in &mut tokens {
         t.logprob = f64::from(t.logprob as f32);
     }
-    if let Some(bad) = tokens.iter().find(|t| t.logprob.is_nan() || t.logprob > 1e-6) {
-        return Err(format!("invalid logprob {} for token {:?}", bad.logprob, bad.text));
+    if let Some(bad) = tokens
+        .iter()
+        .find(|t| t.logprob.is_nan() || t.logprob > 1e-6)
+    {
+        return Err(format!(
+            "invalid logprob {} for token {:?}",
+            bad.logprob, bad.text
+        ));
     }
     if want_ids && tokens.iter().any(|t| t.id.is_none()) {
         return Err("top logprobs carry no token ids, which extending prefixes by id needs".into());
     }
-    Ok(TopLogprobs { tokens, model_id: resp.model, fingerprint: resp.system_fingerprint })
+    Ok(TopLogprobs {
+        tokens,
+        model_id: resp.model,
+        fingerprint: resp.system_fingerprint,
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +179,14 @@ mod tests {
             "top_logprobs":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5},{"id":1,"token":"","bytes":[],"logprob":-2.0}]}]}}]}"#;
         let t = parse_response(body, true).unwrap();
         assert_eq!(t.tokens.len(), 2);
-        assert_eq!(t.tokens[0], TopToken { id: Some(236743), text: " ".into(), logprob: -0.5 });
+        assert_eq!(
+            t.tokens[0],
+            TopToken {
+                id: Some(236743),
+                text: " ".into(),
+                logprob: -0.5
+            }
+        );
         assert_eq!(t.tokens[1].text, "");
         assert_eq!(t.model_id.as_deref(), Some("gemma"));
     }
@@ -155,17 +196,43 @@ mod tests {
         let body = br#"{"model":"text-davinci-003","choices":[{"logprobs":{"tokens":[" 97"],"top_logprobs":[{" 97":-0.1," 42":-3.0}]}}]}"#;
         let t = parse_response(body, false).unwrap();
         assert_eq!(t.tokens[0].text, " 97");
-        assert!(parse_response(body, true).unwrap_err().contains("no token ids"));
+        assert!(
+            parse_response(body, true)
+                .unwrap_err()
+                .contains("no token ids")
+        );
     }
 
     #[test]
     fn rejects_wrong_shapes() {
-        assert!(parse_response(b"{\"choices\":[]}", false).unwrap_err().contains("no choices"));
-        assert!(parse_response(b"{\"choices\":[{}]}", false).unwrap_err().contains("no logprobs"));
-        assert!(parse_response(b"{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[]}]}}]}", false).is_err());
-        assert!(parse_response(b"{\"choi", false).unwrap_err().contains("unexpected JSON"));
+        assert!(
+            parse_response(b"{\"choices\":[]}", false)
+                .unwrap_err()
+                .contains("no choices")
+        );
+        assert!(
+            parse_response(b"{\"choices\":[{}]}", false)
+                .unwrap_err()
+                .contains("no logprobs")
+        );
+        assert!(
+            parse_response(
+                b"{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[]}]}}]}",
+                false
+            )
+            .is_err()
+        );
+        assert!(
+            parse_response(b"{\"choi", false)
+                .unwrap_err()
+                .contains("unexpected JSON")
+        );
         let positive = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":0.5}]}]}}]}"#;
-        assert!(parse_response(positive, false).unwrap_err().contains("invalid logprob"));
+        assert!(
+            parse_response(positive, false)
+                .unwrap_err()
+                .contains("invalid logprob")
+        );
     }
 
     #[test]
@@ -181,6 +248,10 @@ mod tests {
         let body = request_body(Provider::LlamaCpp, &req);
         assert_eq!(body["prompt"], json!(["Q", 5, 6]));
         assert_eq!(body["cache_prompt"], json!(false));
-        assert!(request_body(Provider::Openai, &req).get("cache_prompt").is_none());
+        assert!(
+            request_body(Provider::Openai, &req)
+                .get("cache_prompt")
+                .is_none()
+        );
     }
 }

@@ -35,7 +35,11 @@ struct Node {
     mass: f64,
 }
 
-pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Params) -> Result<Measurement, MeasureError> {
+pub(super) async fn measure(
+    t: &MeasurementTarget<'_>,
+    source: &Source,
+    p: Params,
+) -> Result<Measurement, MeasureError> {
     if t.model.api == Api::Chat {
         return Err(t.unsupported("`enumerate` needs a completions API (a chat prompt cannot be continued by tokens); use `next_token`"));
     }
@@ -44,7 +48,11 @@ pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Param
     let mut lower = vec![0.0; outcomes.len()];
     let mut chunks = Vec::new();
     let mut log = FetchLog::default();
-    let mut frontier = vec![Node { ids: Vec::new(), text: String::new(), mass: 1.0 }];
+    let mut frontier = vec![Node {
+        ids: Vec::new(),
+        text: String::new(),
+        mass: 1.0,
+    }];
     let mut requests = 0u32;
     let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>| {
         let reach = outcomes.reachable(&node.text);
@@ -55,7 +63,12 @@ pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Param
     while !frontier.is_empty() {
         // Most probable first, so that a request budget cuts the least mass; ties by
         // continuation so that the order (and the recordings) are deterministic.
-        frontier.sort_by(|a, b| b.mass.total_cmp(&a.mass).then_with(|| a.ids.cmp(&b.ids)).then_with(|| a.text.cmp(&b.text)));
+        frontier.sort_by(|a, b| {
+            b.mass
+                .total_cmp(&a.mass)
+                .then_with(|| a.ids.cmp(&b.ids))
+                .then_with(|| a.text.cmp(&b.text))
+        });
         let room = (p.max_requests - requests) as usize;
         for node in frontier.split_off(room.min(frontier.len())) {
             unresolved(&node, node.mass, &mut chunks);
@@ -66,23 +79,32 @@ pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Param
                 // Top-k in proportion to the node's mass: the unseen mass a node leaves is its
                 // mass times its tail, so heavy nodes (the root, " ", " 0") get long lists and the
                 // ninety light two-digit nodes short ones. Deterministic, so replays match.
-                let k = ((f64::from(p.root_top_k) * node.mass).ceil() as u32).clamp(p.top_k.min(p.root_top_k), p.root_top_k);
+                let k = ((f64::from(p.root_top_k) * node.mass).ceil() as u32)
+                    .clamp(p.top_k.min(p.root_top_k), p.root_top_k);
                 let req = LogprobRequest {
                     api: t.model.api,
                     model: t.model.model.clone(),
                     prompt: t.prompt.text.clone(),
                     continuation_ids: node.ids.clone(),
-                    continuation_text: if by_ids { String::new() } else { node.text.clone() },
+                    continuation_text: if by_ids {
+                        String::new()
+                    } else {
+                        node.text.clone()
+                    },
                     top_k: k.min(t.model.max_top_logprobs),
                 };
                 (node, req)
             })
             .collect();
         requests += level.len() as u32;
-        let fetched: Vec<_> = futures::stream::iter(level.iter().map(|(_, req)| source.fetch(t.model_set, t.model, req)))
-            .buffered(t.model.concurrency.max(1) as usize)
-            .collect()
-            .await;
+        let fetched: Vec<_> = futures::stream::iter(
+            level
+                .iter()
+                .map(|(_, req)| source.fetch(t.model_set, t.model, req)),
+        )
+        .buffered(t.model.concurrency.max(1) as usize)
+        .collect()
+        .await;
         source.flush()?;
         let mut next = Vec::new();
         for ((node, _), result) in level.into_iter().zip(fetched) {
@@ -100,7 +122,11 @@ pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, p: Param
                     continue;
                 }
                 let child = Node {
-                    ids: if by_ids { [node.ids.as_slice(), &[tok.id.unwrap_or_default()]].concat() } else { Vec::new() },
+                    ids: if by_ids {
+                        [node.ids.as_slice(), &[tok.id.unwrap_or_default()]].concat()
+                    } else {
+                        Vec::new()
+                    },
                     text: format!("{}{}", node.text, tok.text),
                     mass,
                 };

@@ -49,7 +49,11 @@ impl MeasurementTarget<'_> {
     }
 
     pub(crate) fn unsupported(&self, message: impl Into<String>) -> MeasureError {
-        MeasureError::Unsupported { spec: self.spec.id.clone(), model: self.model.name.clone(), message: message.into() }
+        MeasureError::Unsupported {
+            spec: self.spec.id.clone(),
+            model: self.model.name.clone(),
+            message: message.into(),
+        }
     }
 }
 
@@ -86,7 +90,11 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    pub(crate) fn from_bounds(method: &'static str, bounds: &MassBounds, log: &FetchLog) -> Measurement {
+    pub(crate) fn from_bounds(
+        method: &'static str,
+        bounds: &MassBounds,
+        log: &FetchLog,
+    ) -> Measurement {
         let mode = bounds.point_mode();
         Measurement {
             method,
@@ -137,16 +145,28 @@ impl FetchLog {
 }
 
 /// Measures one (model, prompt) with the spec's method.
-pub async fn measure(target: &MeasurementTarget<'_>, source: &Source) -> Result<Measurement, MeasureError> {
+pub async fn measure(
+    target: &MeasurementTarget<'_>,
+    source: &Source,
+) -> Result<Measurement, MeasureError> {
     match &target.spec.method {
         Method::NextToken { top_k } => next_token::measure(target, source, *top_k).await,
-        Method::Enumerate { top_k, root_top_k, min_mass, max_requests } => {
-            enumerate::measure(target, source, enumerate::Params {
-                top_k: *top_k,
-                root_top_k: *root_top_k,
-                min_mass: *min_mass,
-                max_requests: *max_requests,
-            })
+        Method::Enumerate {
+            top_k,
+            root_top_k,
+            min_mass,
+            max_requests,
+        } => {
+            enumerate::measure(
+                target,
+                source,
+                enumerate::Params {
+                    top_k: *top_k,
+                    root_top_k: *root_top_k,
+                    min_mass: *min_mass,
+                    max_requests: *max_requests,
+                },
+            )
             .await
         }
     }

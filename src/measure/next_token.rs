@@ -13,7 +13,11 @@ use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
 
-pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, top_k: u32) -> Result<Measurement, MeasureError> {
+pub(super) async fn measure(
+    t: &MeasurementTarget<'_>,
+    source: &Source,
+    top_k: u32,
+) -> Result<Measurement, MeasureError> {
     let req = LogprobRequest {
         api: t.model.api,
         model: t.model.model.clone(),
@@ -22,7 +26,10 @@ pub(super) async fn measure(t: &MeasurementTarget<'_>, source: &Source, top_k: u
         continuation_text: String::new(),
         top_k: top_k.min(t.model.max_top_logprobs),
     };
-    let fetched = source.fetch(t.model_set, t.model, &req).await.map_err(|e| t.fail(e))?;
+    let fetched = source
+        .fetch(t.model_set, t.model, &req)
+        .await
+        .map_err(|e| t.fail(e))?;
     source.flush()?;
     let mut log = FetchLog::default();
     log.note(&fetched);
@@ -58,7 +65,13 @@ fn bounds_from(outcomes: &OutcomeSet, probs: &[(f64, Option<usize>)]) -> MassBou
         }
     }
     let unseen = (1.0 - seen).max(0.0);
-    MassBounds { lower, chunks: vec![Chunk { mass: unseen, reach: (0..outcomes.len()).collect() }] }
+    MassBounds {
+        lower,
+        chunks: vec![Chunk {
+            mass: unseen,
+            reach: (0..outcomes.len()).collect(),
+        }],
+    }
 }
 
 /// The post's bar: [entropy of the seen outcomes, entropy with the unseen mass spread
@@ -69,13 +82,25 @@ fn post_bar(probs: &[(f64, Option<usize>)], point: f64, vocab: Option<u64>, k: u
     let high = match vocab {
         Some(v) if v as usize > probs.len() => {
             let others = (v as usize - probs.len()) as f64;
-            let seen_part: f64 = probs.iter().filter(|(p, _)| *p > 0.0).map(|(p, _)| -p * p.ln()).sum();
-            let unseen_part = if unseen > 0.0 { -unseen * (unseen / others).ln() } else { 0.0 };
+            let seen_part: f64 = probs
+                .iter()
+                .filter(|(p, _)| *p > 0.0)
+                .map(|(p, _)| -p * p.ln())
+                .sum();
+            let unseen_part = if unseen > 0.0 {
+                -unseen * (unseen / others).ln()
+            } else {
+                0.0
+            };
             seen_part + unseen_part
         }
         _ => (k as f64).ln(),
     };
-    Interval { point, low: point, high: high.max(point) }
+    Interval {
+        point,
+        low: point,
+        high: high.max(point),
+    }
 }
 
 #[cfg(test)]
@@ -87,15 +112,28 @@ mod tests {
     // arithmetic of the bar only.
     #[test]
     fn post_bar_spreads_unseen_mass_over_the_vocabulary() {
-        let outcomes = OutcomeSet::Integers(IntegerRange { prefix: " ".into(), lo: 0, hi: 100 });
-        let probs: Vec<(f64, Option<usize>)> =
-            [(" 97", 0.7), (" 42", 0.1), (" 7", 0.05), ("\n", 0.05), (" 3", 0.05)].iter().map(|(t, p)| (*p, single_token_outcome(&outcomes, t))).collect();
+        let outcomes = OutcomeSet::Integers(IntegerRange {
+            prefix: " ".into(),
+            lo: 0,
+            hi: 100,
+        });
+        let probs: Vec<(f64, Option<usize>)> = [
+            (" 97", 0.7),
+            (" 42", 0.1),
+            (" 7", 0.05),
+            ("\n", 0.05),
+            (" 3", 0.05),
+        ]
+        .iter()
+        .map(|(t, p)| (*p, single_token_outcome(&outcomes, t)))
+        .collect();
         assert_eq!(probs[0].1, Some(97));
         assert_eq!(probs[3].1, None);
         let b = bounds_from(&outcomes, &probs);
         assert!((b.coverage().point - 0.9).abs() < 1e-12);
         let bar = post_bar(&probs, 0.5, Some(50_257), 101);
-        let expected = -(0.7f64 * 0.7f64.ln() + 0.1 * 0.1f64.ln() + 3.0 * 0.05 * 0.05f64.ln()) - 0.05 * (0.05f64 / 50_252.0).ln();
+        let expected = -(0.7f64 * 0.7f64.ln() + 0.1 * 0.1f64.ln() + 3.0 * 0.05 * 0.05f64.ln())
+            - 0.05 * (0.05f64 / 50_252.0).ln();
         assert!((bar.high - expected).abs() < 1e-12);
         assert_eq!(bar.low, 0.5);
     }

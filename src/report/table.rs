@@ -17,18 +17,40 @@ pub fn to_table(result: &RunResult) -> String {
             let _ = writeln!(
                 out,
                 "    {:<22} {:<5} {:<18} {:>24} {:>9} {:>12} {:>5}",
-                "model", "role", "prompt", "entropy [low, high] nats", "coverage", "mode (p)", "reqs"
+                "model",
+                "role",
+                "prompt",
+                "entropy [low, high] nats",
+                "coverage",
+                "mode (p)",
+                "reqs"
             );
             for p in &s.measurements {
                 match &p.measurement {
                     None => {
-                        let _ = writeln!(out, "    {:<22} {:<5} {:<18} retired, cannot be recorded", p.model, p.role.as_str(), p.prompt);
+                        let _ = writeln!(
+                            out,
+                            "    {:<22} {:<5} {:<18} retired, cannot be recorded",
+                            p.model,
+                            p.role.as_str(),
+                            p.prompt
+                        );
                     }
                     Some(m) => {
-                        let entropy = format!("{:.3} [{:.3}, {:.3}]", m.entropy.point, m.entropy.low, m.entropy.high);
+                        let entropy = format!(
+                            "{:.3} [{:.3}, {:.3}]",
+                            m.entropy.point, m.entropy.low, m.entropy.high
+                        );
                         let mode = m
                             .mode
-                            .map(|i| format!("{}{} ({:.2})", c.spec.outcomes.value(i), if m.mode_certain { "" } else { "?" }, m.mode_prob.point))
+                            .map(|i| {
+                                format!(
+                                    "{}{} ({:.2})",
+                                    c.spec.outcomes.value(i),
+                                    if m.mode_certain { "" } else { "?" },
+                                    m.mode_prob.point
+                                )
+                            })
                             .unwrap_or_else(|| "-".into());
                         let _ = writeln!(
                             out,
@@ -45,7 +67,11 @@ pub fn to_table(result: &RunResult) -> String {
                 }
             }
             for e in &s.expectations {
-                let why = e.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default();
+                let why = e
+                    .reason
+                    .as_deref()
+                    .map(|r| format!("  ({r})"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "    {:<14} {}{why}", e.verdict.as_str(), e.that);
             }
         }

@@ -107,10 +107,13 @@ impl TryFrom<MethodYaml> for Method {
         }
         match raw.kind {
             MethodKind::NextToken => {
-                if raw.root_top_k.is_some() || raw.min_mass.is_some() || raw.max_requests.is_some() {
-                    return Err("`next_token` takes only `top_k`; `root_top_k`, `min_mass` and \
+                if raw.root_top_k.is_some() || raw.min_mass.is_some() || raw.max_requests.is_some()
+                {
+                    return Err(
+                        "`next_token` takes only `top_k`; `root_top_k`, `min_mass` and \
                                 `max_requests` belong to `enumerate`"
-                        .into());
+                            .into(),
+                    );
                 }
                 Ok(Method::NextToken { top_k })
             }
@@ -136,7 +139,8 @@ impl TryFrom<MethodYaml> for Method {
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Method::try_from(MethodYaml::deserialize(d)?).map_err(serde::de::Error::custom)
+        Method::try_from(MethodYaml::deserialize(d)?)
+            .map_err(|e| serde::de::Error::custom(format!("method: {e}")))
     }
 }
 
@@ -167,17 +171,28 @@ struct ExpectationYaml {
 impl<'de> Deserialize<'de> for Expectation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = ExpectationYaml::deserialize(d)?;
-        let condition = parse_condition(&raw.that)
-            .map_err(|e| serde::de::Error::custom(format!("invalid expectation `{}`: {e}", raw.that)))?;
-        Ok(Expectation { that: raw.that, condition, prompts: raw.prompts, note: raw.note })
+        let condition = parse_condition(&raw.that).map_err(|e| {
+            serde::de::Error::custom(format!("invalid expectation `{}`: {e}", raw.that))
+        })?;
+        Ok(Expectation {
+            that: raw.that,
+            condition,
+            prompts: raw.prompts,
+            note: raw.note,
+        })
     }
 }
 
 impl ClaimSpec {
     /// The prompts an expectation applies to.
-    pub fn prompts_of<'a>(&'a self, e: &'a Expectation) -> impl Iterator<Item = &'a PromptSpec> + 'a {
-        self.prompts
-            .iter()
-            .filter(move |p| e.prompts.as_ref().is_none_or(|names| names.contains(&p.name)))
+    pub fn prompts_of<'a>(
+        &'a self,
+        e: &'a Expectation,
+    ) -> impl Iterator<Item = &'a PromptSpec> + 'a {
+        self.prompts.iter().filter(move |p| {
+            e.prompts
+                .as_ref()
+                .is_none_or(|names| names.contains(&p.name))
+        })
     }
 }

@@ -152,7 +152,11 @@ impl Condition {
         match self {
             Condition::Compare { lhs, rhs, .. } => {
                 for o in [lhs, rhs] {
-                    if let Operand::Metric { metric: RealMetric::Prob(n), .. } = o {
+                    if let Operand::Metric {
+                        metric: RealMetric::Prob(n),
+                        ..
+                    } = o
+                    {
                         out.push(*n);
                     }
                 }
@@ -235,7 +239,12 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
 
 /// A side before typing: a metric call with an optional offset, or a number.
 enum Side {
-    Call { name: String, selector: Selector, arg: Option<(f64, String)>, offset: f64 },
+    Call {
+        name: String,
+        selector: Selector,
+        arg: Option<(f64, String)>,
+        offset: f64,
+    },
     Number(f64, String),
 }
 
@@ -275,7 +284,10 @@ impl Parser {
                     Some(Token::Star) => Selector::Every,
                     Some(Token::Ident(r)) => Selector::Role(Role::parse(&r).ok_or_else(|| {
                         let known: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                        format!("unknown role `{r}`; expected one of {} or `*`", known.join(", "))
+                        format!(
+                            "unknown role `{r}`; expected one of {} or `*`",
+                            known.join(", ")
+                        )
                     })?),
                     _ => return Err(format!("expected a role or `*` inside `{name}(…)`")),
                 };
@@ -291,7 +303,11 @@ impl Parser {
                 self.expect(Token::RParen, &format!("`)` to close `{name}(`"))?;
                 let offset = match self.peek() {
                     Some(Token::Plus) | Some(Token::Minus) => {
-                        let sign = if self.next() == Some(Token::Minus) { -1.0 } else { 1.0 };
+                        let sign = if self.next() == Some(Token::Minus) {
+                            -1.0
+                        } else {
+                            1.0
+                        };
                         match self.next() {
                             Some(Token::Number(v, _)) => sign * v,
                             _ => return Err("expected a number after `+`/`-`".into()),
@@ -299,7 +315,12 @@ impl Parser {
                     }
                     _ => 0.0,
                 };
-                Ok(Side::Call { name, selector, arg, offset })
+                Ok(Side::Call {
+                    name,
+                    selector,
+                    arg,
+                    offset,
+                })
             }
             _ => Err("expected a metric such as `entropy(sft)` or a number".into()),
         }
@@ -317,14 +338,21 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
 fn real_side(side: Side) -> Result<(Operand, f64), String> {
     match side {
         Side::Number(v, _) => Ok((Operand::Constant(v), 0.0)),
-        Side::Call { name, selector, arg, offset } => {
+        Side::Call {
+            name,
+            selector,
+            arg,
+            offset,
+        } => {
             let metric = match (name.as_str(), arg) {
                 ("entropy", None) => RealMetric::Entropy,
                 ("coverage", None) => RealMetric::Coverage,
                 ("mode_prob", None) => RealMetric::ModeProb,
                 ("prob", Some((v, s))) => RealMetric::Prob(outcome_value(v, &s)?),
                 ("prob", None) => return Err("`prob` needs an outcome: `prob(sft, 97)`".into()),
-                ("mode", _) => return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into()),
+                ("mode", _) => {
+                    return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into());
+                }
                 ("entropy" | "coverage" | "mode_prob", Some(_)) => {
                     return Err(format!("`{name}(…)` takes a role only"));
                 }
@@ -355,8 +383,20 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
     // `mode(x) == 97` (either order).
     let mode_call = |s: &Side| matches!(s, Side::Call { name, .. } if name == "mode");
     if mode_call(&lhs) || mode_call(&rhs) {
-        let (call, other) = if mode_call(&lhs) { (lhs, rhs) } else { (rhs, lhs) };
-        let Side::Call { selector, arg, offset, .. } = call else { unreachable!("checked above") };
+        let (call, other) = if mode_call(&lhs) {
+            (lhs, rhs)
+        } else {
+            (rhs, lhs)
+        };
+        let Side::Call {
+            selector,
+            arg,
+            offset,
+            ..
+        } = call
+        else {
+            unreachable!("checked above")
+        };
         if arg.is_some() || offset != 0.0 {
             return Err("`mode(…)` takes a role only and no offset".into());
         }
@@ -368,7 +408,11 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
             CmpOp::Ne => true,
             _ => return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into()),
         };
-        return Ok(Condition::ModeIs { selector, outcome: outcome_value(v, &s)?, negated });
+        return Ok(Condition::ModeIs {
+            selector,
+            outcome: outcome_value(v, &s)?,
+            negated,
+        });
     }
     if matches!(op, CmpOp::Eq | CmpOp::Ne) {
         return Err("real-valued metrics compare with `>`, `>=`, `<` or `<=`, not equality".into());
@@ -380,12 +424,25 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
     }
     let n_every = [&lhs, &rhs]
         .iter()
-        .filter(|o| matches!(o, Operand::Metric { selector: Selector::Every, .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                Operand::Metric {
+                    selector: Selector::Every,
+                    ..
+                }
+            )
+        })
         .count();
     if n_every == 2 {
         return Err("`*` may appear on one side only".into());
     }
-    Ok(Condition::Compare { lhs, op, rhs, margin: right_offset - left_offset })
+    Ok(Condition::Compare {
+        lhs,
+        op,
+        rhs,
+        margin: right_offset - left_offset,
+    })
 }
 
 #[cfg(test)]
@@ -393,7 +450,10 @@ mod tests {
     use super::*;
 
     fn metric(metric: RealMetric, role: Role) -> Operand {
-        Operand::Metric { metric, selector: Selector::Role(role) }
+        Operand::Metric {
+            metric,
+            selector: Selector::Role(role),
+        }
     }
 
     #[test]
@@ -409,7 +469,11 @@ mod tests {
         );
         assert_eq!(
             parse_condition("mode(sft) == 97").unwrap(),
-            Condition::ModeIs { selector: Selector::Role(Role::Sft), outcome: 97, negated: false }
+            Condition::ModeIs {
+                selector: Selector::Role(Role::Sft),
+                outcome: 97,
+                negated: false
+            }
         );
         assert_eq!(
             parse_condition("mode_prob(sft)>=0.5").unwrap(),
@@ -426,7 +490,10 @@ mod tests {
         );
         let c = parse_condition("entropy(base) - 0.1 < entropy(rlhf)").unwrap();
         assert!(matches!(c, Condition::Compare { margin, .. } if (margin - 0.1).abs() < 1e-12));
-        assert_eq!(parse_condition("prob(sft, 97) > 0.5").unwrap().outcomes(), vec![97]);
+        assert_eq!(
+            parse_condition("prob(sft, 97) > 0.5").unwrap().outcomes(),
+            vec![97]
+        );
     }
 
     #[test]

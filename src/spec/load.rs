@@ -42,18 +42,32 @@ pub struct Catalog {
 
 fn problem(path: &Path, line: usize, column: usize, message: impl Into<String>) -> SpecProblem {
     SpecProblem {
-        location: Location { path: path.to_path_buf(), line, column },
+        location: Location {
+            path: path.to_path_buf(),
+            line,
+            column,
+        },
         message: message.into(),
     }
 }
 
 /// Reads a file as UTF-8, turning every failure into a located problem.
 fn read_text(path: &Path) -> Result<String, SpecProblem> {
-    let meta = std::fs::metadata(path).map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(problem(path, 1, 1, format!("file is {} bytes; at most {MAX_FILE_BYTES} are accepted", meta.len())));
+        return Err(problem(
+            path,
+            1,
+            1,
+            format!(
+                "file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
+                meta.len()
+            ),
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let valid = std::str::from_utf8(valid).unwrap_or_default();
@@ -82,25 +96,62 @@ fn locate(text: &str, needle: &str) -> (usize, usize) {
 }
 
 /// Turns a YAML error into a located problem, without repeating the location in the message.
-fn yaml_problem(path: &Path, err: serde_yaml::Error) -> SpecProblem {
-    let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
+///
+/// Errors raised by our own validation inside nested values come back from the YAML library
+/// located at the document start (1:1); their message starts with the top-level key they
+/// belong to (`outcomes: …`), so the key's line is found in the text instead.
+fn yaml_problem(path: &Path, text: &str, err: serde_yaml::Error) -> SpecProblem {
+    let (mut line, mut column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
     let mut message = err.to_string();
     if let Some(cut) = message.rfind(" at line ") {
         message.truncate(cut);
     }
+    if (line, column) == (1, 1) {
+        let key: String = message
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !key.is_empty() && message[key.len()..].starts_with([':', '.', '[']) {
+            if let Some(offset) = top_level_key(text, &key) {
+                (line, column) = line_col(text, offset);
+                column += 1;
+            }
+        }
+    }
     problem(path, line, column, message)
+}
+
+/// The byte offset of a top-level `key:` in YAML text.
+fn top_level_key(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for l in text.split_inclusive('\n') {
+        if l.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with(':'))
+        {
+            return Some(offset);
+        }
+        offset += l.len();
+    }
+    None
 }
 
 /// Parses one spec file's text. Cross-field checks are included; cross-file ones are not.
 pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>> {
-    let spec: ClaimSpec = serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, e)])?;
+    let spec: ClaimSpec =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
     let mut problems = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
         problem(path, line, column, message)
     };
     if !valid_id(&spec.id) {
-        problems.push(at("id:", format!("invalid id `{}`: expected lowercase letters, digits, `-` and `_`", spec.id)));
+        problems.push(at(
+            "id:",
+            format!(
+                "invalid id `{}`: expected lowercase letters, digits, `-` and `_`",
+                spec.id
+            ),
+        ));
     }
     if spec.prompts.is_empty() {
         problems.push(at("prompts:", "a spec needs at least one prompt".into()));
@@ -111,14 +162,23 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
     let mut names = BTreeMap::new();
     for p in &spec.prompts {
         if names.insert(p.name.as_str(), ()).is_some() {
-            problems.push(at(&format!("name: {}", p.name), format!("duplicate prompt name `{}`", p.name)));
+            problems.push(at(
+                &format!("name: {}", p.name),
+                format!("duplicate prompt name `{}`", p.name),
+            ));
         }
         if p.text.is_empty() {
-            problems.push(at(&format!("name: {}", p.name), format!("prompt `{}` has an empty text", p.name)));
+            problems.push(at(
+                &format!("name: {}", p.name),
+                format!("prompt `{}` has an empty text", p.name),
+            ));
         }
     }
     if spec.expect.is_empty() {
-        problems.push(at("expect:", "a spec needs at least one expectation".into()));
+        problems.push(at(
+            "expect:",
+            "a spec needs at least one expectation".into(),
+        ));
     }
     for e in &spec.expect {
         let here = |m: String| at(&e.that, m);
@@ -134,57 +194,107 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
         }
         for n in e.condition.outcomes() {
             if spec.outcomes.index_of_integer(n).is_none() {
-                problems.push(here(format!("expectation `{}` names outcome {n}, which is not in the outcome set", e.that)));
+                problems.push(here(format!(
+                    "expectation `{}` names outcome {n}, which is not in the outcome set",
+                    e.that
+                )));
             }
         }
         for name in e.prompts.iter().flatten() {
             if !spec.prompts.iter().any(|p| &p.name == name) {
-                problems.push(here(format!("expectation `{}` names prompt `{name}`, which the spec does not define", e.that)));
+                problems.push(here(format!(
+                    "expectation `{}` names prompt `{name}`, which the spec does not define",
+                    e.that
+                )));
             }
         }
     }
-    if problems.is_empty() { Ok(spec) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Parses one model-set file's text.
 pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProblem>> {
-    let set: ModelSet = serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, e)])?;
+    let set: ModelSet =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
     let mut problems = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
         problem(path, line, column, message)
     };
     if !valid_id(&set.id) {
-        problems.push(at("id:", format!("invalid id `{}`: expected lowercase letters, digits, `-` and `_`", set.id)));
+        problems.push(at(
+            "id:",
+            format!(
+                "invalid id `{}`: expected lowercase letters, digits, `-` and `_`",
+                set.id
+            ),
+        ));
     }
     if set.models.is_empty() {
         problems.push(at("models:", "a model set needs at least one model".into()));
     }
     let mut names = BTreeMap::new();
     for m in &set.models {
-        if !valid_id(&m.name) && !m.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            problems.push(at(&format!("name: {}", m.name), format!("invalid model name `{}`: expected letters, digits, `-`, `_` and `.`", m.name)));
+        if !valid_id(&m.name)
+            && !m
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            problems.push(at(
+                &format!("name: {}", m.name),
+                format!(
+                    "invalid model name `{}`: expected letters, digits, `-`, `_` and `.`",
+                    m.name
+                ),
+            ));
         }
         if names.insert(m.name.as_str(), ()).is_some() {
-            problems.push(at(&format!("name: {}", m.name), format!("duplicate model name `{}`", m.name)));
+            problems.push(at(
+                &format!("name: {}", m.name),
+                format!("duplicate model name `{}`", m.name),
+            ));
         }
         if !(m.base_url.starts_with("http://") || m.base_url.starts_with("https://")) {
-            problems.push(at(&m.base_url, format!("base_url `{}` must start with http:// or https://", m.base_url)));
+            problems.push(at(
+                &m.base_url,
+                format!(
+                    "base_url `{}` must start with http:// or https://",
+                    m.base_url
+                ),
+            ));
         }
         if m.max_top_logprobs == 0 || m.concurrency == 0 {
-            problems.push(at(&format!("name: {}", m.name), "`max_top_logprobs` and `concurrency` must be at least 1".into()));
+            problems.push(at(
+                &format!("name: {}", m.name),
+                "`max_top_logprobs` and `concurrency` must be at least 1".into(),
+            ));
         }
     }
-    if problems.is_empty() { Ok(set) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(set)
+    } else {
+        Err(problems)
+    }
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// YAML files of a directory, sorted by name so that problems are reported in a stable order.
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Read { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
@@ -195,8 +305,16 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
 
 /// Loads specs (from the files given, or every YAML file of `spec_dir`) and every model set of
 /// `models_dir`, and validates them together. Reports every problem found, not just the first.
-pub fn load_catalog(spec_files: &[PathBuf], spec_dir: &Path, models_dir: &Path) -> Result<Catalog, SpecError> {
-    let spec_paths = if spec_files.is_empty() { yaml_files(spec_dir)? } else { spec_files.to_vec() };
+pub fn load_catalog(
+    spec_files: &[PathBuf],
+    spec_dir: &Path,
+    models_dir: &Path,
+) -> Result<Catalog, SpecError> {
+    let spec_paths = if spec_files.is_empty() {
+        yaml_files(spec_dir)?
+    } else {
+        spec_files.to_vec()
+    };
     let mut problems = Vec::new();
     let mut specs = Vec::new();
     let mut texts = BTreeMap::new();
@@ -216,7 +334,16 @@ pub fn load_catalog(spec_files: &[PathBuf], spec_dir: &Path, models_dir: &Path) 
     for s in &specs {
         if let Some(first) = seen.get(&s.spec.id) {
             let (line, column) = locate(&texts[&s.path], "id:");
-            problems.push(problem(&s.path, line, column, format!("duplicate spec id `{}`, first defined in {}", s.spec.id, first.display())));
+            problems.push(problem(
+                &s.path,
+                line,
+                column,
+                format!(
+                    "duplicate spec id `{}`, first defined in {}",
+                    s.spec.id,
+                    first.display()
+                ),
+            ));
         } else {
             seen.insert(s.spec.id.clone(), s.path.clone());
         }
@@ -230,7 +357,16 @@ pub fn load_catalog(spec_files: &[PathBuf], spec_dir: &Path, models_dir: &Path) 
                 Ok(set) => {
                     if let Some(first) = set_ids.get(&set.id) {
                         let (line, column) = locate(&text, "id:");
-                        problems.push(problem(&path, line, column, format!("duplicate model set id `{}`, first defined in {}", set.id, first.display())));
+                        problems.push(problem(
+                            &path,
+                            line,
+                            column,
+                            format!(
+                                "duplicate model set id `{}`, first defined in {}",
+                                set.id,
+                                first.display()
+                            ),
+                        ));
                     } else {
                         set_ids.insert(set.id.clone(), path.clone());
                         model_sets.push(LoadedModelSet { path, set });
@@ -257,7 +393,11 @@ impl Catalog {
         for n in names {
             if !self.model_sets.iter().any(|m| &m.set.id == n) {
                 let known: Vec<_> = self.model_sets.iter().map(|m| m.set.id.as_str()).collect();
-                return Err(SpecError::UnknownName { kind: "model set", name: n.clone(), known: known.join(", ") });
+                return Err(SpecError::UnknownName {
+                    kind: "model set",
+                    name: n.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         self.model_sets.retain(|m| names.contains(&m.set.id));

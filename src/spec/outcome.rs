@@ -108,7 +108,9 @@ impl IntegerRange {
     /// `None` when it does not (or is shorter than the prefix).
     fn split<'t>(&self, text: &'t str) -> Option<(&'t str, &'t str)> {
         let rest = text.strip_prefix(self.prefix.as_str())?;
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         Some(rest.split_at(end))
     }
 
@@ -122,15 +124,25 @@ impl IntegerRange {
             return None;
         }
         let n: u64 = digits.parse().ok()?;
-        (self.lo..=self.hi).contains(&n).then(|| (n - self.lo) as usize)
+        (self.lo..=self.hi)
+            .contains(&n)
+            .then(|| (n - self.lo) as usize)
     }
 
     fn classify(&self, text: &str) -> PrefixState {
         let Some((digits, after)) = self.split(text) else {
-            return if self.prefix.starts_with(text) { PrefixState::Open } else { PrefixState::Dead };
+            return if self.prefix.starts_with(text) {
+                PrefixState::Open
+            } else {
+                PrefixState::Dead
+            };
         };
         if digits.is_empty() {
-            return if after.is_empty() { PrefixState::Open } else { PrefixState::Dead };
+            return if after.is_empty() {
+                PrefixState::Open
+            } else {
+                PrefixState::Dead
+            };
         }
         if !after.is_empty() {
             return match self.index_of(digits) {
@@ -138,16 +150,28 @@ impl IntegerRange {
                 None => PrefixState::Dead,
             };
         }
-        if self.reachable(text).is_empty() { PrefixState::Dead } else { PrefixState::Open }
+        if self.reachable(text).is_empty() {
+            PrefixState::Dead
+        } else {
+            PrefixState::Open
+        }
     }
 
     fn reachable(&self, text: &str) -> Vec<usize> {
         let all = || (0..=(self.hi - self.lo) as usize).collect::<Vec<_>>();
         let Some((digits, after)) = self.split(text) else {
-            return if self.prefix.starts_with(text) { all() } else { Vec::new() };
+            return if self.prefix.starts_with(text) {
+                all()
+            } else {
+                Vec::new()
+            };
         };
         if !after.is_empty() {
-            return if digits.is_empty() { Vec::new() } else { self.index_of(digits).into_iter().collect() };
+            return if digits.is_empty() {
+                Vec::new()
+            } else {
+                self.index_of(digits).into_iter().collect()
+            };
         }
         if digits.is_empty() {
             return all();
@@ -204,22 +228,32 @@ impl TryFrom<OutcomeSetYaml> for OutcomeSet {
     fn try_from(raw: OutcomeSetYaml) -> Result<Self, String> {
         match raw.kind {
             OutcomeKind::Integers => {
-                let form = "expected `first` and `last` as quoted texts such as \" 0\" and \" 100\"";
+                let form =
+                    "expected `first` and `last` as quoted texts such as \" 0\" and \" 100\"";
                 let (Some(first), Some(last)) = (raw.first, raw.last) else {
-                    return Err(format!("integers outcome set needs `first` and `last`: {form}"));
+                    return Err(format!(
+                        "integers outcome set needs `first` and `last`: {form}"
+                    ));
                 };
-                let (p1, lo) = split_integer_text(&first).map_err(|e| format!("first: {e}; {form}"))?;
-                let (p2, hi) = split_integer_text(&last).map_err(|e| format!("last: {e}; {form}"))?;
+                let (p1, lo) =
+                    split_integer_text(&first).map_err(|e| format!("first: {e}; {form}"))?;
+                let (p2, hi) =
+                    split_integer_text(&last).map_err(|e| format!("last: {e}; {form}"))?;
                 if p1 != p2 {
                     return Err(format!(
                         "`first` and `last` must share the text before the digits, got {p1:?} and {p2:?}"
                     ));
                 }
                 if lo > hi {
-                    return Err(format!("empty outcome range: first {lo} is greater than last {hi}"));
+                    return Err(format!(
+                        "empty outcome range: first {lo} is greater than last {hi}"
+                    ));
                 }
                 if hi - lo + 1 > MAX_OUTCOMES {
-                    return Err(format!("outcome range has {} outcomes; at most {MAX_OUTCOMES}", hi - lo + 1));
+                    return Err(format!(
+                        "outcome range has {} outcomes; at most {MAX_OUTCOMES}",
+                        hi - lo + 1
+                    ));
                 }
                 Ok(OutcomeSet::Integers(IntegerRange { prefix: p1, lo, hi }))
             }
@@ -229,13 +263,16 @@ impl TryFrom<OutcomeSetYaml> for OutcomeSet {
 
 impl<'de> Deserialize<'de> for OutcomeSet {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        OutcomeSet::try_from(OutcomeSetYaml::deserialize(d)?).map_err(serde::de::Error::custom)
+        OutcomeSet::try_from(OutcomeSetYaml::deserialize(d)?)
+            .map_err(|e| serde::de::Error::custom(format!("outcomes: {e}")))
     }
 }
 
 /// Splits `" 97"` into (`" "`, 97). The digits must be canonical and end the text.
 fn split_integer_text(text: &str) -> Result<(String, u64), String> {
-    let start = text.find(|c: char| c.is_ascii_digit()).ok_or_else(|| format!("{text:?} has no digits"))?;
+    let start = text
+        .find(|c: char| c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no digits"))?;
     let (prefix, digits) = text.split_at(start);
     if !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("{text:?} must end with its digits"));
@@ -243,7 +280,9 @@ fn split_integer_text(text: &str) -> Result<(String, u64), String> {
     if !canonical(digits) {
         return Err(format!("{text:?} has a leading zero"));
     }
-    let n = digits.parse().map_err(|_| format!("{text:?} is too large"))?;
+    let n = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is too large"))?;
     Ok((prefix.to_string(), n))
 }
 
@@ -252,7 +291,11 @@ mod tests {
     use super::*;
 
     fn zero_to_hundred() -> OutcomeSet {
-        OutcomeSet::Integers(IntegerRange { prefix: " ".into(), lo: 0, hi: 100 })
+        OutcomeSet::Integers(IntegerRange {
+            prefix: " ".into(),
+            lo: 0,
+            hi: 100,
+        })
     }
 
     #[test]
@@ -279,7 +322,10 @@ mod tests {
     fn reachable_sets() {
         let set = zero_to_hundred();
         assert_eq!(set.reachable("").len(), 101);
-        assert_eq!(set.reachable(" 9"), vec![9, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+        assert_eq!(
+            set.reachable(" 9"),
+            vec![9, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]
+        );
         assert_eq!(set.reachable(" 10"), vec![10, 100]);
         assert_eq!(set.reachable(" 0"), vec![0]);
         assert_eq!(set.reachable(" 97"), vec![97]);
@@ -291,21 +337,37 @@ mod tests {
 
     #[test]
     fn range_from_one() {
-        let set = OutcomeSet::Integers(IntegerRange { prefix: " ".into(), lo: 1, hi: 100 });
+        let set = OutcomeSet::Integers(IntegerRange {
+            prefix: " ".into(),
+            lo: 1,
+            hi: 100,
+        });
         assert_eq!(set.classify(" 0"), PrefixState::Dead);
-        assert_eq!(set.reachable(" 1"), vec![0, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 99]);
+        assert_eq!(
+            set.reachable(" 1"),
+            vec![0, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 99]
+        );
         assert_eq!(set.classify(" 1\n"), PrefixState::Complete(0));
     }
 
     #[test]
     fn yaml_forms() {
         let ok = |y: &str| serde_yaml::from_str::<OutcomeSet>(y);
-        assert_eq!(ok("kind: integers\nfirst: \" 0\"\nlast: \" 100\"").unwrap(), zero_to_hundred());
-        let err = ok("kind: integers\nfirst: \" 100\"\nlast: \" 0\"").unwrap_err().to_string();
+        assert_eq!(
+            ok("kind: integers\nfirst: \" 0\"\nlast: \" 100\"").unwrap(),
+            zero_to_hundred()
+        );
+        let err = ok("kind: integers\nfirst: \" 100\"\nlast: \" 0\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("empty outcome range"), "{err}");
-        let err = ok("kind: integers\nfirst: \" 0\"\nlast: \"100\"").unwrap_err().to_string();
+        let err = ok("kind: integers\nfirst: \" 0\"\nlast: \"100\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("share the text"), "{err}");
-        let err = ok("kind: integers\nfirst: \" 00\"\nlast: \" 100\"").unwrap_err().to_string();
+        let err = ok("kind: integers\nfirst: \" 00\"\nlast: \" 100\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("leading zero"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ impl<'de> Deserialize<'de> for Version {
         let v = u32::deserialize(d)?;
         if v != CURRENT_VERSION {
             return Err(serde::de::Error::custom(format!(
-                "unsupported format version {v}; this build of modecollapse reads version {CURRENT_VERSION}"
+                "version: unsupported format version {v}; this build of modecollapse reads version {CURRENT_VERSION}"
             )));
         }
         Ok(Version(v))

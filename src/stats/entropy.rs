@@ -9,7 +9,11 @@ pub fn entropy_nats(p: &[f64]) -> f64 {
 /// `p / Σp`; all zeros when the sum is zero.
 pub fn normalized(p: &[f64]) -> Vec<f64> {
     let total: f64 = p.iter().sum();
-    if total > 0.0 { p.iter().map(|x| x / total).collect() } else { vec![0.0; p.len()] }
+    if total > 0.0 {
+        p.iter().map(|x| x / total).collect()
+    } else {
+        vec![0.0; p.len()]
+    }
 }
 
 /// h(t) = −t ln t − (1−t) ln(1−t), nats.

@@ -1,0 +1,224 @@
+//! Tests that need the local llama.cpp servers (`scripts/local-models.sh up`). They are
+//! `#[ignore]`d so that `cargo test` never needs a server; `.ci/run` starts the servers and runs
+//! them with `cargo test --test suite -- --ignored`. Also the key-hygiene tests that need no
+//! server.
+
+use modecollapse::project::{Project, RunOptions};
+use modecollapse::source::Mode;
+use std::path::Path;
+
+const SENTINEL: &str = "sk-modecollapse-SENTINEL-0123456789abcdefghij";
+
+/// Copies specs and models (not recordings) into a temporary project, giving every local model
+/// `api_key_env: MODECOLLAPSE_TEST_KEY` and optionally another base URL.
+fn keyed_project(base_url: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["specs", "models"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(crate::root().join(sub)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.path().join(sub).join(e.file_name())).unwrap();
+        }
+    }
+    let models = dir.path().join("models/local.yaml");
+    let mut text = std::fs::read_to_string(&models).unwrap().replace(
+        "    api: completions\n",
+        "    api: completions\n    api_key_env: MODECOLLAPSE_TEST_KEY\n",
+    );
+    if let Some(url) = base_url {
+        text = text
+            .replace("http://127.0.0.1:8091/v1", url)
+            .replace("http://127.0.0.1:8092/v1", url);
+        text = text
+            .replace("    base_url_env: MODECOLLAPSE_GEMMA_URL\n", "")
+            .replace("    base_url_env: MODECOLLAPSE_SMOLLM_URL\n", "");
+    }
+    std::fs::write(models, text).unwrap();
+    dir
+}
+
+fn run_with_key(root: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_modecollapse"))
+        .args(args)
+        .current_dir(root)
+        .env("MODECOLLAPSE_TEST_KEY", SENTINEL)
+        .env_remove("MODECOLLAPSE_MODE")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Fails if the sentinel appears in any file under `root` or in the output.
+fn assert_no_trace(root: &Path, out: &std::process::Output) {
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(SENTINEL),
+        "key in stdout"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(SENTINEL),
+        "key in stderr"
+    );
+    let mut stack = vec![root.to_path_buf()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&p).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(SENTINEL),
+                    "key written to {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(files > 0);
+}
+
+#[test]
+fn key_is_not_sent_in_clear_text_to_a_remote_host_nor_echoed() {
+    // 192.0.2.1 is TEST-NET-1: never routed; the client must refuse before connecting.
+    let project = keyed_project(Some("http://192.0.2.1:8091/v1"));
+    let out = run_with_key(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-bash.yaml",
+            "--models",
+            "local",
+            "--mode",
+            "record",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("neither https nor a loopback address"),
+        "{stderr}"
+    );
+    assert_no_trace(project.path(), &out);
+}
+
+#[test]
+fn connection_errors_name_the_request_but_not_the_key() {
+    // Port 9 (discard) is closed on loopback: connection refused on every retry.
+    let project = keyed_project(Some("http://127.0.0.1:9/v1"));
+    let out = run_with_key(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-bash.yaml",
+            "--models",
+            "local",
+            "--mode",
+            "record",
+            "--timeout",
+            "2",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for needle in [
+        "footnote1-bash",
+        "gemma-3-270m",
+        "bash_shuf",
+        "http://127.0.0.1:9/v1/completions",
+        "5 attempt(s)",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
+    }
+    assert_no_trace(project.path(), &out);
+}
+
+#[test]
+#[ignore = "needs the local llama.cpp servers; run by .ci/run"]
+fn recording_with_a_key_in_the_environment_leaves_no_trace() {
+    let project = keyed_project(None);
+    let out = run_with_key(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-bash.yaml",
+            "--models",
+            "local",
+            "--mode",
+            "record",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        project
+            .path()
+            .join("recordings/local/gemma-3-270m.jsonl")
+            .exists()
+    );
+    // An HTTP error from the real server (unknown path) must not echo the key either.
+    let text = std::fs::read_to_string(project.path().join("models/local.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:8091/v1", "127.0.0.1:8091/nope/v1");
+    std::fs::write(project.path().join("models/local.yaml"), text).unwrap();
+    let out2 = run_with_key(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-python-repl.yaml",
+            "--models",
+            "local",
+            "--mode",
+            "refresh",
+        ],
+    );
+    assert_eq!(
+        out2.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out2.stderr)
+    );
+    assert_no_trace(project.path(), &out);
+    assert_no_trace(project.path(), &out2);
+}
+
+#[test]
+#[ignore = "needs the local llama.cpp servers; run by .ci/run"]
+fn live_figures_agree_with_the_recordings() {
+    // The measured cache effect was 0.18 nats of entropy; figures must agree within 0.01.
+    let project = Project::new(crate::root());
+    let catalog = project
+        .load(&["specs/footnote1-bash.yaml".into()], &["local".into()])
+        .unwrap();
+    let replay = project
+        .run(&catalog, RunOptions::new(Mode::Replay))
+        .unwrap();
+    let live = project.run(&catalog, RunOptions::new(Mode::Live)).unwrap();
+    let (a, b) = (
+        &replay.claims[0].model_sets[0],
+        &live.claims[0].model_sets[0],
+    );
+    assert_eq!(a.measurements.len(), 2);
+    for (r, l) in a.measurements.iter().zip(&b.measurements) {
+        let (r, l) = (
+            r.measurement.as_ref().unwrap(),
+            l.measurement.as_ref().unwrap(),
+        );
+        assert!(l.live_requests > 0 && r.live_requests == 0);
+        for (x, y, what) in [
+            (r.entropy.point, l.entropy.point, "entropy"),
+            (r.entropy.low, l.entropy.low, "entropy_low"),
+            (r.entropy.high, l.entropy.high, "entropy_high"),
+            (r.coverage.point, l.coverage.point, "coverage"),
+            (r.mode_prob.point, l.mode_prob.point, "mode_prob"),
+        ] {
+            assert!((x - y).abs() <= 0.01, "{what}: recorded {x} vs live {y}");
+        }
+        assert_eq!(r.mode, l.mode);
+        assert_eq!(r.requests, l.requests);
+    }
+}

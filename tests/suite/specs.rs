@@ -1,0 +1,54 @@
+//! One test per spec file: evaluate it on every model set (replaying recordings unless
+//! `MODECOLLAPSE_MODE` says otherwise) and compare each (spec, model set) with its snapshot under
+//! `snapshots/`. Strict claims that do not hold fail here; tracked ones fail only when their
+//! verdicts or figures changed (review with `cargo insta review`).
+
+use modecollapse::project::{Project, RunOptions, mode_from_env};
+use modecollapse::report::snapshot_value;
+use rstest::rstest;
+use std::path::PathBuf;
+
+#[rstest]
+fn spec(#[files("specs/*.yaml")] path: PathBuf) {
+    let project = Project::new(crate::root());
+    let relative = path
+        .strip_prefix(crate::root())
+        .unwrap_or(&path)
+        .to_path_buf();
+    let catalog = project
+        .load(&[relative], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mode = mode_from_env().unwrap_or_else(|e| panic!("{e}"));
+    let result = project
+        .run(&catalog, RunOptions::new(mode))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let claim = &result.claims[0];
+    assert!(
+        !claim.model_sets.is_empty(),
+        "no model set binds a role of {}",
+        claim.spec.id
+    );
+    for set in &claim.model_sets {
+        insta::with_settings!({
+            snapshot_path => crate::root().join("snapshots"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            info => &format!("{} on model set {}", relative_display(&path), set.model_set),
+        }, {
+            insta::assert_yaml_snapshot!(format!("{}@{}", claim.spec.id, set.model_set), snapshot_value(claim, set));
+        });
+    }
+    assert!(
+        !claim.strict_failure(),
+        "strict claim {} does not hold:\n{}",
+        claim.spec.id,
+        modecollapse::report::to_table(&result)
+    );
+}
+
+fn relative_display(path: &std::path::Path) -> String {
+    path.strip_prefix(crate::root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
