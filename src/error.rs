@@ -193,9 +193,9 @@ pub enum Error {
     /// Invalid specs or model sets.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// Measurement failed.
+    /// Measurement failed (boxed: it carries the names a user needs, and is rare).
     #[error(transparent)]
-    Measure(#[from] MeasureError),
+    Measure(Box<MeasureError>),
     /// Recordings could not be read or written.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -212,6 +212,12 @@ pub enum ExitCode {
     InvalidInput = 2,
     /// Missing recordings or a provider failure.
     Unavailable = 3,
+}
+
+impl From<MeasureError> for Error {
+    fn from(e: MeasureError) -> Error {
+        Error::Measure(Box::new(e))
+    }
 }
 
 impl Error {

@@ -128,26 +128,26 @@ impl Source {
     ) -> Result<Fetched, FetchError> {
         let use_recordings = self.mode != Mode::Live;
         let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
-        if use_recordings && (self.mode != Mode::Refresh || !may_request) {
-            if let Some(Recorded { response, recorded }) =
+        if use_recordings
+            && (self.mode != Mode::Refresh || !may_request)
+            && let Some(Recorded { response, recorded }) =
                 self.store.get(model_set, &model.name, req)?
-            {
-                return Ok(Fetched {
-                    response,
-                    recorded,
-                    live: false,
-                });
-            }
+        {
+            return Ok(Fetched {
+                response,
+                recorded,
+                live: false,
+            });
         }
         if !may_request {
             return Err(FetchError::Missing);
         }
         let client = self.client.as_ref().ok_or(FetchError::Missing)?;
         let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(budget) = self.budget {
-            if n >= budget {
-                return Err(FetchError::Budget(budget));
-            }
+        if let Some(budget) = self.budget
+            && n >= budget
+        {
+            return Err(FetchError::Budget(budget));
         }
         let response = client.top_logprobs(model, req).await?;
         let recorded = today_utc();

@@ -111,11 +111,12 @@ fn yaml_problem(path: &Path, text: &str, err: serde_yaml::Error) -> SpecProblem 
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if !key.is_empty() && message[key.len()..].starts_with([':', '.', '[']) {
-            if let Some(offset) = top_level_key(text, &key) {
-                (line, column) = line_col(text, offset);
-                column += 1;
-            }
+        if !key.is_empty()
+            && message[key.len()..].starts_with([':', '.', '['])
+            && let Some(offset) = top_level_key(text, &key)
+        {
+            (line, column) = line_col(text, offset);
+            column += 1;
         }
     }
     problem(path, line, column, message)
@@ -183,13 +184,13 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
     for e in &spec.expect {
         let here = |m: String| at(&e.that, m);
         for sel in e.condition.selectors() {
-            if let Selector::Role(role) = sel {
-                if !spec.roles.contains(&role) {
-                    problems.push(here(format!(
-                        "expectation `{}` uses role `{role}`, which is not in the spec's `roles`",
-                        e.that
-                    )));
-                }
+            if let Selector::Role(role) = sel
+                && !spec.roles.contains(&role)
+            {
+                problems.push(here(format!(
+                    "expectation `{}` uses role `{role}`, which is not in the spec's `roles`",
+                    e.that
+                )));
             }
         }
         for n in e.condition.outcomes() {
