@@ -47,6 +47,9 @@ pub(super) async fn measure(
     let outcomes = &t.spec.outcomes;
     let mut lower = vec![0.0; outcomes.len()];
     let mut chunks = Vec::new();
+    // Mass known to become no outcome; kept so that resolved + no outcome + unresolved = 1
+    // can be checked on every real tree.
+    let mut dead = 0.0;
     let mut log = FetchLog::default();
     let mut frontier = vec![Node {
         ids: Vec::new(),
@@ -54,9 +57,11 @@ pub(super) async fn measure(
         mass: 1.0,
     }];
     let mut requests = 0u32;
-    let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>| {
+    let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>, dead: &mut f64| {
         let reach = outcomes.reachable(&node.text);
-        if mass > 0.0 && !reach.is_empty() {
+        if reach.is_empty() {
+            *dead += mass;
+        } else if mass > 0.0 {
             chunks.push(Chunk { mass, reach });
         }
     };
@@ -71,7 +76,7 @@ pub(super) async fn measure(
         });
         let room = (p.max_requests - requests) as usize;
         for node in frontier.split_off(room.min(frontier.len())) {
-            unresolved(&node, node.mass, &mut chunks);
+            unresolved(&node, node.mass, &mut chunks, &mut dead);
         }
         let level: Vec<(Node, LogprobRequest)> = frontier
             .drain(..)
@@ -116,8 +121,9 @@ pub(super) async fn measure(
                 seen += prob;
                 let mass = node.mass * prob;
                 if tok.text.is_empty() {
-                    if let Some(n) = outcomes.classify_end(&node.text) {
-                        lower[n] += mass;
+                    match outcomes.classify_end(&node.text) {
+                        Some(n) => lower[n] += mass,
+                        None => dead += mass,
                     }
                     continue;
                 }
@@ -132,15 +138,20 @@ pub(super) async fn measure(
                 };
                 match outcomes.classify(&child.text) {
                     PrefixState::Complete(n) => lower[n] += mass,
-                    PrefixState::Dead => {}
+                    PrefixState::Dead => dead += mass,
                     PrefixState::Open if mass > 0.0 && mass >= p.min_mass => next.push(child),
-                    PrefixState::Open => unresolved(&child, mass, &mut chunks),
+                    PrefixState::Open => unresolved(&child, mass, &mut chunks, &mut dead),
                 }
             }
-            unresolved(&node, (1.0 - seen).max(0.0) * node.mass, &mut chunks);
+            unresolved(
+                &node,
+                (1.0 - seen).max(0.0) * node.mass,
+                &mut chunks,
+                &mut dead,
+            );
         }
         frontier = next;
     }
     let bounds = MassBounds { lower, chunks };
-    Ok(Measurement::from_bounds("enumerate", &bounds, &log))
+    Ok(Measurement::from_bounds("enumerate", &bounds, dead, &log))
 }

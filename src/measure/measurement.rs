@@ -77,6 +77,8 @@ pub struct Measurement {
     /// Probability mass the method could not resolve (unseen beyond top-k or not expanded)
     /// that may still become an outcome.
     pub unresolved: f64,
+    /// Probability mass known to become no outcome (" between", " 970", end of text).
+    pub dead: f64,
     /// Requests the measurement took (recorded or live).
     pub requests: u32,
     /// Of those, requests sent to a server in this run.
@@ -93,6 +95,7 @@ impl Measurement {
     pub(crate) fn from_bounds(
         method: &'static str,
         bounds: &MassBounds,
+        dead: f64,
         log: &FetchLog,
     ) -> Measurement {
         let mode = bounds.point_mode();
@@ -105,6 +108,7 @@ impl Measurement {
             mode_prob: bounds.mode_share(),
             shares: bounds.shares(),
             unresolved: bounds.reachable_unresolved(),
+            dead,
             requests: log.requests,
             live_requests: log.live,
             model_ids: log.model_ids.clone(),

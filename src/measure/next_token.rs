@@ -41,7 +41,12 @@ pub(super) async fn measure(
         .map(|tok| (tok.logprob.exp(), single_token_outcome(outcomes, &tok.text)))
         .collect();
     let bounds = bounds_from(outcomes, &probs);
-    let mut m = Measurement::from_bounds("next_token", &bounds, &log);
+    let dead = probs
+        .iter()
+        .filter(|(_, o)| o.is_none())
+        .map(|(p, _)| p)
+        .sum();
+    let mut m = Measurement::from_bounds("next_token", &bounds, dead, &log);
     m.entropy = post_bar(&probs, m.entropy.point, t.model.vocab_size, outcomes.len());
     Ok(m)
 }

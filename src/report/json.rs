@@ -52,6 +52,7 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
         "mode_prob_low": m.mode_prob.low,
         "mode_prob_high": m.mode_prob.high,
         "unresolved_mass": m.unresolved,
+        "dead_mass": m.dead,
         "requests": m.requests,
         "live_requests": m.live_requests,
         "model_ids": m.model_ids,
