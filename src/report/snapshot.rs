@@ -34,7 +34,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
             Some(m) => {
                 let mut top: Vec<(usize, f64)> = m.shares.iter().enumerate().map(|(i, s)| (i, s.point)).filter(|(_, p)| *p > 0.0).collect();
                 top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!([outcomes.label(*i), round(*p)])).collect();
+                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.value(*i), p))).collect();
                 json!({
                     "model": p.model,
                     "role": p.role,
@@ -60,20 +60,31 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 .iter()
                 .map(|i| {
                     let side = |f: &Option<crate::run::Figure>| {
-                        f.as_ref().map(|f| {
-                            let who = f.model.as_deref().map(|m| format!(" [{m}]")).unwrap_or_default();
-                            format!("{}{who} = {}", f.label, range(f.point, f.low, f.high))
+                        f.as_ref().map(|f| match f.model.as_deref() {
+                            Some(m) => {
+                                format!("{} [{m}] = {}", f.label, range(f.point, f.low, f.high))
+                            }
+                            None => f.label.clone(),
                         })
                     };
-                    json!({
-                        "prompt": i.prompt,
-                        "verdict": i.verdict,
-                        "lhs": side(&i.evidence.lhs),
-                        "rhs": side(&i.evidence.rhs),
-                    })
+                    let mut v = json!({"prompt": i.prompt, "verdict": i.verdict});
+                    for (key, figure) in [("lhs", &i.evidence.lhs), ("rhs", &i.evidence.rhs)] {
+                        if let Some(text) = side(figure) {
+                            v[key] = json!(text);
+                        }
+                    }
+                    if i.evidence.margin != 0.0 {
+                        v["margin"] = round(i.evidence.margin);
+                    }
+                    v
                 })
                 .collect();
-            json!({"that": e.that, "verdict": e.verdict, "reason": e.reason, "instances": instances})
+            let mut v = json!({"that": e.that, "verdict": e.verdict});
+            if let Some(reason) = &e.reason {
+                v["reason"] = json!(reason);
+            }
+            v["instances"] = json!(instances);
+            v
         })
         .collect();
     json!({
