@@ -3,6 +3,7 @@
 mod bad_specs;
 mod cli;
 mod live;
+mod measure;
 mod specs;
 
 /// The package root; cargo runs tests from it, but say so explicitly.
