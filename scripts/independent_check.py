@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Independent check of the figures `modecollapse` reports for model set `local`.
+
+Usage: python3 scripts/independent_check.py [--json FILE]
+
+FILE is the output of `cargo run -q -- run --models local --format json`; without it the script
+runs `cargo run -q --release -- run --models local --format json` from the repo root.
+
+What is checked. For every claim x measurement of model set `local`, the exact distribution over
+the outcomes " 0".." 100" is recomputed from the live llama.cpp servers, and:
+  (a) exact entropy H (nats) lies in [entropy_low - 1e-6, entropy_high + 1e-6];
+  (b) exact coverage lies in [coverage_low - 1e-6, coverage_high + 1e-6];
+  (c) every outcome in `distribution` has exact q(N) in [p_low - 1e-6, p_high + 1e-6]; for
+      outcomes absent from `distribution` the largest exact q(N) is reported;
+  (d) `mode` equals the exact argmax whenever `mode_certain` is true;
+  (e) exact q(mode) lies in [mode_prob_low - 1e-6, mode_prob_high + 1e-6].
+
+Definition (README): P(N) = probability that the continuation starts with " N" (canonical decimal)
+and the next character is not a digit, or generation ends; coverage = sum P(N); q = P/coverage.
+
+Why it is independent. It does not use modecollapse's code, recordings or tree search: prompt texts
+are read from the spec YAML files (own tiny block-scalar reader), token ids come from the servers'
+/tokenize, and P(N) is a plain product over a fixed digit chain, each factor read with top-1000
+logprobs (modecollapse explores with top_k 20 below the root and bounds what it does not see):
+  P(N) = P(" " | prompt) * prod_i P(digit_i | prompt, " ", digits before i) * P(stop | " N"),
+  P(stop | " N") = 1 - sum of listed tokens whose text starts with an ASCII digit.
+Every node is one POST /v1/completions with "prompt": [text, space_id, digit ids...],
+"max_tokens": 1, "logprobs": 1000, "cache_prompt": false (the prompt cache changes logprobs);
+each prefix is requested once per (model, prompt text), i.e. 103 requests.
+
+Assumption. Only the canonical tokenisation of " N" (" ", then one token per digit) is counted;
+both tokenizers split digits, so this is the tokenisation the models were trained on. What it can
+miss is bounded at the root by `alt_mass_bound`: the mass of listed root tokens other than the space
+token whose text is exactly " " or starts with " " followed by a digit (should be 0), plus the root
+mass outside the top 1000. `max_unseen` is the largest mass outside the top 1000 at any node, and
+`nc_digit` the largest listed mass of digit-initial tokens that are not single digits (both ~0).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+URLS = {
+    "gemma-3-270m": os.environ.get("MODECOLLAPSE_GEMMA_URL", "http://127.0.0.1:8091/v1"),
+    "smollm2-135m-instruct": os.environ.get("MODECOLLAPSE_SMOLLM_URL", "http://127.0.0.1:8092/v1"),
+}
+TOL = 1e-6
+TOP = 1000
+
+
+def post(url, body):
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.load(r)
+
+
+def spec_prompts(path):
+    """{name: text} for the `prompts:` list of a spec: `- name: X` followed by `text: |-`."""
+    lines, out, name, i = open(path, encoding="utf-8").read().split("\n"), {}, None, 0
+    while i < len(lines):
+        s = lines[i].strip()
+        if s.startswith("- name:"):
+            name = s[len("- name:"):].strip().strip("'\"")
+        elif s == "text: |-" and name is not None:
+            key_indent = len(lines[i]) - len(lines[i].lstrip())
+            block, i = [], i + 1
+            while i < len(lines) and (not lines[i].strip() or
+                                      len(lines[i]) - len(lines[i].lstrip()) > key_indent):
+                block.append(lines[i])
+                i += 1
+            while block and not block[-1].strip():  # `|-`: strip trailing blank lines and newline
+                block.pop()
+            indent = min(len(b) - len(b.lstrip()) for b in block if b.strip())
+            out[name] = "\n".join(b[indent:] for b in block)
+            name = None
+            continue
+        i += 1
+    return out
+
+
+def digit_ids(base):
+    """Ids of " " and "0".."9", checking the pieces /tokenize returns."""
+    toks = post(base[:-3] + "/tokenize", {"content": " 0123456789", "with_pieces": True})["tokens"]
+    pieces = [t["piece"] for t in toks]
+    assert pieces == [" "] + list("0123456789"), f"{base}: unexpected pieces {pieces}"
+    return toks[0]["id"], [t["id"] for t in toks[1:]]
+
+
+def node(base, text, ids):
+    """Top-1000 distribution after text+ids: ({id: prob}, {id: bytes})."""
+    body = {"prompt": [text] + ids, "max_tokens": 1, "logprobs": TOP, "temperature": 0,
+            "cache_prompt": False}
+    top = post(base + "/completions", body)["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    assert len(top) == TOP, f"expected {TOP} top logprobs, got {len(top)}"
+    return {t["id"]: math.exp(t["logprob"]) for t in top}, {t["id"]: bytes(t["bytes"]) for t in top}
+
+
+def exact(base, text):
+    """Exact P(N) for N = 0..100 plus diagnostics, from 103 requests."""
+    sp, dig = digit_ids(base)
+    prefixes = [(), (sp,)] + [(sp, dig[a]) for a in range(10)]
+    prefixes += [(sp, dig[a], dig[b]) for a in range(1, 10) for b in range(10)]
+    prefixes += [(sp, dig[1], dig[0], dig[0])]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # at most 2 requests in flight
+        got = dict(zip(prefixes, pool.map(lambda p: node(base, text, list(p)), prefixes)))
+    diag = {"max_unseen": max(1 - sum(pr.values()) for pr, _ in got.values()), "nc_digit": 0.0}
+    root_p, root_b = got[()]
+    diag["alt_mass_bound"] = (1 - sum(root_p.values())) + sum(
+        p for i, p in root_p.items() if i != sp and (root_b[i] == b" " or (
+            root_b[i][:1] == b" " and root_b[i][1:2].isdigit())))
+
+    def prob(prefix, tok):
+        pr = got[prefix][0]
+        assert tok in pr, f"token {tok} not in the top {TOP} after {prefix}"
+        return pr[tok]
+
+    P = []
+    for n in range(101):
+        chain, p = (sp,), prob((), sp)
+        for ch in str(n):
+            p *= prob(chain, dig[int(ch)])
+            chain += (dig[int(ch)],)
+        pr, by = got[chain]
+        digit_mass = sum(q for i, q in pr.items() if by[i][:1].isdigit())
+        diag["nc_digit"] = max(diag["nc_digit"], digit_mass - sum(pr.get(d, 0.0) for d in dig))
+        P.append(p * (1 - digit_mass))
+    return P, diag
+
+
+def within(x, lo, hi):
+    return lo - TOL <= x <= hi + TOL
+
+
+def check(m, P, diag):
+    """Failure messages for one measurement, and the summary line."""
+    cov = sum(P)
+    q = [p / cov for p in P]
+    H = -sum(x * math.log(x) for x in q if x > 0)
+    argmax = max(range(101), key=lambda n: q[n])
+    fails = []
+    if not within(H, m["entropy_low"], m["entropy_high"]):
+        fails.append(f"(a) entropy {H:.9f} outside [{m['entropy_low']:.9f}, {m['entropy_high']:.9f}]")
+    if not within(cov, m["coverage_low"], m["coverage_high"]):
+        fails.append(f"(b) coverage {cov:.9f} outside [{m['coverage_low']:.9f}, "
+                     f"{m['coverage_high']:.9f}]")
+    listed = set()
+    for d in m["distribution"]:
+        n = d["outcome"]
+        listed.add(n)
+        if not within(q[n], d["p_low"], d["p_high"]):
+            fails.append(f"(c) q({n}) = {q[n]:.9f} outside [{d['p_low']:.9f}, {d['p_high']:.9f}] "
+                         f"(point {d['p']:.9f})")
+    missing = [n for n in range(101) if n not in listed]
+    max_missing = max((q[n] for n in missing), default=0.0)
+    if m.get("mode_certain") and m["mode"] != argmax:
+        fails.append(f"(d) mode {m['mode']} (certain) but exact argmax is {argmax} "
+                     f"(q = {q[m['mode']]:.6f} vs {q[argmax]:.6f})")
+    if not within(q[m["mode"]], m["mode_prob_low"], m["mode_prob_high"]):
+        fails.append(f"(e) q(mode {m['mode']}) = {q[m['mode']]:.9f} outside "
+                     f"[{m['mode_prob_low']:.9f}, {m['mode_prob_high']:.9f}]")
+    line = (f"H={H:.6f} mc=[{m['entropy_low']:.6f}, {m['entropy']:.6f}, {m['entropy_high']:.6f}]  "
+            f"cov={cov:.6f} mc={m['coverage']:.6f} [{m['coverage_low']:.6f}, "
+            f"{m['coverage_high']:.6f}]  mode={argmax} mc={m['mode']}"
+            f"{'(certain)' if m.get('mode_certain') else '(uncertain)'}  "
+            f"missing={len(missing)} max_q_missing={max_missing:.2e} "
+            f"unresolved={m.get('unresolved_mass', float('nan')):.2e}  "
+            f"alt_mass_bound={diag['alt_mass_bound']:.2e} max_unseen={diag['max_unseen']:.2e} "
+            f"nc_digit={diag['nc_digit']:.2e}")
+    return fails, line
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", help="output of `modecollapse run --models local --format json`")
+    args = ap.parse_args()
+    if args.json:
+        report = json.load(open(args.json, encoding="utf-8"))
+    else:
+        cmd = ["cargo", "run", "-q", "--release", "--", "run", "--models", "local", "--format", "json"]
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if run.returncode not in (0, 1):  # 1 = a strict claim failed; the JSON is still complete
+            sys.exit(f"`{' '.join(cmd)}` exited {run.returncode}:\n{run.stderr.strip()}")
+        report = json.loads(run.stdout)
+    rows = []  # (claim id, measurement, prompt text)
+    for claim in report["claims"]:
+        o = claim.get("outcomes", {})
+        assert (o.get("kind"), o.get("prefix"), o.get("lo"), o.get("hi")) == ("integers", " ", 0, 100), \
+            f"{claim['id']}: outcome set {o} is not ' 0'..' 100'"
+        texts = spec_prompts(os.path.join(ROOT, claim["file"]))
+        for ms in claim["model_sets"]:
+            if ms["model_set"] == "local":
+                rows += [(claim["id"], m, texts[m["prompt"]]) for m in ms["measurements"]]
+    cache, n_fail, n_pass, n_skip = {}, 0, 0, 0
+    for model in URLS:  # one model at a time: the two servers share the cores
+        for cid, m, text in (r for r in rows if r[1]["model"] == model):
+            if (model, text) not in cache:
+                cache[model, text] = exact(URLS[model], text)
+            if m.get("status") != "measured":
+                n_skip += 1
+                print(f"SKIP {cid} {model} {m['prompt']}: status {m.get('status')}")
+                continue
+            fails, line = check(m, *cache[model, text])
+            n_fail, n_pass = n_fail + bool(fails), n_pass + (not fails)
+            print(f"{'FAIL' if fails else 'PASS'} {cid} / {model} / {m['prompt']}: {line}")
+            for f in fails:
+                print(f"    {f}")
+            sys.stdout.flush()
+    unknown = {r[1]["model"] for r in rows} - set(URLS)
+    if unknown:
+        print(f"FAIL: measurements for unknown models {sorted(unknown)}")
+        n_fail += 1
+    print(f"\nsummary: {n_pass} pass, {n_fail} fail, {n_skip} skipped, "
+          f"{len(cache)} (model, prompt) distributions computed exactly")
+    return 1 if n_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
