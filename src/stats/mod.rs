@@ -2,6 +2,7 @@
 
 mod entropy;
 mod mass_bounds;
+pub mod rng;
 
 pub use entropy::{binary_entropy, entropy_nats, normalized};
 pub use mass_bounds::{Chunk, Interval, MassBounds};
