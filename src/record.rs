@@ -19,7 +19,9 @@
 //! exclusive lock, merging what other writers added meanwhile; nothing here does HTTP.
 
 use crate::error::RecordError;
-use crate::request::{LogprobRequest, TopLogprobs, TopToken};
+use crate::request::{
+    Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs, TopToken,
+};
 use crate::spec::Api;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,7 +39,7 @@ const FORMAT_NAME: &str = "modecollapse-recording";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     /// The normalised response.
-    pub response: TopLogprobs,
+    pub response: Response,
     /// The date it was recorded, `YYYY-MM-DD` (UTC).
     pub recorded: String,
 }
@@ -61,6 +63,26 @@ struct PromptLine {
 #[derive(Serialize, Deserialize)]
 struct TokenRow(Option<u32>, String, f32);
 
+/// Sampling settings of a sample line.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleParams {
+    temperature: f64,
+    max_tokens: u32,
+    seed: u64,
+}
+
+/// The completion of a sample line.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompletionRow {
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finish: Option<String>,
+}
+
+/// A response line: logprob lines carry `ids`/`text`/`top_k`/`top`, sample lines carry
+/// `sample`/`completion`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResponseLine {
@@ -72,8 +94,14 @@ struct ResponseLine {
     ids: Vec<u32>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     text: String,
-    top_k: u32,
-    top: Vec<TokenRow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    top: Option<Vec<TokenRow>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sample: Option<SampleParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completion: Option<CompletionRow>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     model_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,9 +129,11 @@ fn parse_line(line: &str) -> Result<Line, String> {
 }
 
 /// One recording file in memory.
+type Entries = BTreeMap<String, (Request, Recorded)>;
+
 #[derive(Default)]
 struct RecordingFile {
-    entries: BTreeMap<String, (LogprobRequest, Recorded)>,
+    entries: Entries,
     dirty: BTreeMap<String, ()>,
 }
 
@@ -127,10 +157,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
 }
 
 /// Parses a recording file; every malformed line is an error naming the line.
-fn parse_file(
-    path: &Path,
-    text: &str,
-) -> Result<BTreeMap<String, (LogprobRequest, Recorded)>, RecordError> {
+fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
     let mut lines = text.lines().enumerate();
     let (_, first) = lines
         .next()
@@ -168,14 +195,20 @@ fn parse_file(
                 let prompt = prompts
                     .get(&r.prompt)
                     .ok_or_else(|| corrupt(path, n, format!("unknown prompt id {}", r.prompt)))?;
-                let request = LogprobRequest {
-                    api: r.api,
-                    model: r.model,
-                    prompt: prompt.clone(),
-                    continuation_ids: r.ids,
-                    continuation_text: r.text,
-                    top_k: r.top_k,
-                };
+                let (request, response) = line_to_entry(
+                    r.api,
+                    r.model,
+                    prompt.clone(),
+                    r.ids,
+                    r.text,
+                    r.top_k,
+                    r.top,
+                    r.sample,
+                    r.completion,
+                    r.model_id,
+                    r.fingerprint,
+                )
+                .map_err(|m| corrupt(path, n, m))?;
                 if request.key() != r.key {
                     return Err(corrupt(
                         path,
@@ -183,23 +216,6 @@ fn parse_file(
                         "key does not match the request (edited by hand?)",
                     ));
                 }
-                if r.top.is_empty() {
-                    return Err(corrupt(path, n, "response has no top tokens"));
-                }
-                let tokens = r
-                    .top
-                    .into_iter()
-                    .map(|TokenRow(id, text, logprob)| TopToken {
-                        id,
-                        text,
-                        logprob: f64::from(logprob),
-                    })
-                    .collect();
-                let response = TopLogprobs {
-                    tokens,
-                    model_id: r.model_id,
-                    fingerprint: r.fingerprint,
-                };
                 entries.insert(
                     r.key,
                     (
@@ -217,7 +233,7 @@ fn parse_file(
 }
 
 /// Renders entries in the canonical, sorted form.
-fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String {
+fn render_file(entries: &Entries) -> String {
     let mut out = serde_json::to_string(&Header {
         format: FORMAT_NAME.into(),
         version: RECORDING_VERSION,
@@ -226,7 +242,7 @@ fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String
     out.push('\n');
     let prompts: BTreeMap<String, &str> = entries
         .values()
-        .map(|(r, _)| (text_id(&r.prompt), r.prompt.as_str()))
+        .map(|(r, _)| (text_id(r.prompt()), r.prompt()))
         .collect();
     for (id, text) in &prompts {
         out.push_str(
@@ -238,46 +254,151 @@ fn render_file(entries: &BTreeMap<String, (LogprobRequest, Recorded)>) -> String
         );
         out.push('\n');
     }
-    let mut rows: Vec<_> = entries.iter().collect();
-    rows.sort_by(|(ka, (a, _)), (kb, (b, _))| {
-        (
-            text_id(&a.prompt),
-            &a.continuation_ids,
-            &a.continuation_text,
-            a.top_k,
-            ka,
-        )
-            .cmp(&(
-                text_id(&b.prompt),
-                &b.continuation_ids,
-                &b.continuation_text,
-                b.top_k,
-                kb,
-            ))
-    });
-    for (key, (req, rec)) in rows {
-        let line = ResponseLine {
-            key: key.clone(),
-            prompt: text_id(&req.prompt),
-            api: req.api,
-            model: req.model.clone(),
-            ids: req.continuation_ids.clone(),
-            text: req.continuation_text.clone(),
-            top_k: req.top_k,
-            top: rec
-                .response
-                .tokens
-                .iter()
-                .map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32))
-                .collect(),
-            model_id: rec.response.model_id.clone(),
-            fingerprint: rec.response.fingerprint.clone(),
-            recorded: rec.recorded.clone(),
-        };
-        out.push_str(&serde_json::to_string(&line).expect("line"));
+    let mut rows: Vec<_> = entries
+        .iter()
+        .map(|(key, (req, rec))| (sort_key(req), key, req, rec))
+        .collect();
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    for (_, key, req, rec) in rows {
+        out.push_str(&serde_json::to_string(&entry_to_line(key, req, rec)).expect("line"));
         out.push('\n');
     }
     out
+}
+
+/// Orders lines by prompt, then kind, then continuation or seed, so a tree reads top-down and
+/// samples in seed order.
+fn sort_key(req: &Request) -> (String, u8, Vec<u32>, String, u64, u64) {
+    match req {
+        Request::Logprobs(r) => (
+            text_id(&r.prompt),
+            0,
+            r.continuation_ids.clone(),
+            r.continuation_text.clone(),
+            u64::from(r.top_k),
+            0,
+        ),
+        Request::Sample(r) => (
+            text_id(&r.prompt),
+            1,
+            Vec::new(),
+            format!("{}:{}", r.temperature, r.max_tokens),
+            r.seed,
+            0,
+        ),
+    }
+}
+
+fn entry_to_line(key: &str, req: &Request, rec: &Recorded) -> ResponseLine {
+    let mut line = ResponseLine {
+        key: key.to_string(),
+        prompt: text_id(req.prompt()),
+        api: Api::Completions,
+        model: req.model().to_string(),
+        ids: Vec::new(),
+        text: String::new(),
+        top_k: None,
+        top: None,
+        sample: None,
+        completion: None,
+        model_id: rec.response.model_id().map(str::to_string),
+        fingerprint: rec.response.fingerprint().map(str::to_string),
+        recorded: rec.recorded.clone(),
+    };
+    match (req, &rec.response) {
+        (Request::Logprobs(r), Response::Logprobs(t)) => {
+            line.api = r.api;
+            line.ids = r.continuation_ids.clone();
+            line.text = r.continuation_text.clone();
+            line.top_k = Some(r.top_k);
+            line.top = Some(
+                t.tokens
+                    .iter()
+                    .map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32))
+                    .collect(),
+            );
+        }
+        (Request::Sample(r), Response::Sample(c)) => {
+            line.api = r.api;
+            line.sample = Some(SampleParams {
+                temperature: r.temperature,
+                max_tokens: r.max_tokens,
+                seed: r.seed,
+            });
+            line.completion = Some(CompletionRow {
+                text: c.text.clone(),
+                finish: c.finish_reason.clone(),
+            });
+        }
+        _ => unreachable!("put() pairs each request with a response of its kind"),
+    }
+    line
+}
+
+/// Rebuilds a request and its response from a line's fields; the error says what is missing.
+#[allow(clippy::too_many_arguments)]
+fn line_to_entry(
+    api: Api,
+    model: String,
+    prompt: String,
+    ids: Vec<u32>,
+    text: String,
+    top_k: Option<u32>,
+    top: Option<Vec<TokenRow>>,
+    sample: Option<SampleParams>,
+    completion: Option<CompletionRow>,
+    model_id: Option<String>,
+    fingerprint: Option<String>,
+) -> Result<(Request, Response), String> {
+    match (top_k, top, sample, completion) {
+        (Some(top_k), Some(top), None, None) => {
+            if top.is_empty() {
+                return Err("response has no top tokens".into());
+            }
+            let tokens = top
+                .into_iter()
+                .map(|TokenRow(id, text, logprob)| TopToken {
+                    id,
+                    text,
+                    logprob: f64::from(logprob),
+                })
+                .collect();
+            let request = LogprobRequest {
+                api,
+                model,
+                prompt,
+                continuation_ids: ids,
+                continuation_text: text,
+                top_k,
+            };
+            Ok((
+                Request::Logprobs(request),
+                Response::Logprobs(TopLogprobs {
+                    tokens,
+                    model_id,
+                    fingerprint,
+                }),
+            ))
+        }
+        (None, None, Some(p), Some(c)) if ids.is_empty() && text.is_empty() => {
+            let request = SampleRequest {
+                api,
+                model,
+                prompt,
+                temperature: p.temperature,
+                max_tokens: p.max_tokens,
+                seed: p.seed,
+            };
+            let completion = Completion {
+                text: c.text,
+                finish_reason: c.finish,
+                model_id,
+                fingerprint,
+            };
+            Ok((Request::Sample(request), Response::Sample(completion)))
+        }
+        _ => Err("a line needs either `top_k` and `top`, or `sample` and `completion`".into()),
+    }
 }
 
 /// The recordings of a project, loaded lazily per file and written back atomically.
@@ -328,7 +449,7 @@ impl RecordingStore {
         &self,
         model_set: &str,
         model: &str,
-        req: &LogprobRequest,
+        req: &Request,
     ) -> Result<Option<Recorded>, RecordError> {
         let path = self.path_for(model_set, model);
         self.with_file(&path, |f| f.entries.get(&req.key()).map(|(_, r)| r.clone()))
@@ -339,7 +460,7 @@ impl RecordingStore {
         &self,
         model_set: &str,
         model: &str,
-        req: &LogprobRequest,
+        req: &Request,
         recorded: Recorded,
     ) -> Result<(), RecordError> {
         let path = self.path_for(model_set, model);
@@ -420,20 +541,20 @@ mod tests {
     use super::*;
 
     // Synthetic responses: these test the file format only, never a measurement.
-    fn request(ids: Vec<u32>) -> LogprobRequest {
-        LogprobRequest {
+    fn request(ids: Vec<u32>) -> Request {
+        Request::Logprobs(LogprobRequest {
             api: Api::Completions,
             model: "m".into(),
             prompt: "Q: x\nA:".into(),
             continuation_ids: ids,
             continuation_text: String::new(),
             top_k: 2,
-        }
+        })
     }
 
     fn recorded(lp: f64) -> Recorded {
         Recorded {
-            response: TopLogprobs {
+            response: Response::Logprobs(TopLogprobs {
                 tokens: vec![TopToken {
                     id: Some(7),
                     text: " ".into(),
@@ -441,7 +562,7 @@ mod tests {
                 }],
                 model_id: Some("m.gguf".into()),
                 fingerprint: None,
-            },
+            }),
             recorded: "2026-11-27".into(),
         }
     }
@@ -507,6 +628,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a recording line"), "{err}");
+    }
+
+    #[test]
+    fn sample_lines_round_trip_beside_logprob_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordingStore::new(dir.path());
+        let sample = Request::Sample(SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "Q: x\nA:".into(),
+            temperature: 1.0,
+            max_tokens: 8,
+            seed: 3,
+        });
+        let completion = Recorded {
+            response: Response::Sample(Completion {
+                text: " 42\n".into(),
+                finish_reason: Some("stop".into()),
+                model_id: None,
+                fingerprint: None,
+            }),
+            recorded: "2026-11-27".into(),
+        };
+        store.put("s", "m", &sample, completion.clone()).unwrap();
+        store
+            .put("s", "m", &request(vec![1]), recorded(-0.125))
+            .unwrap();
+        store.flush().unwrap();
+        let text = std::fs::read_to_string(store.path_for("s", "m")).unwrap();
+        assert_eq!(text.matches("Q: x").count(), 1, "{text}");
+        let fresh = RecordingStore::new(dir.path());
+        assert_eq!(fresh.get("s", "m", &sample).unwrap(), Some(completion));
+        assert_ne!(sample.key(), request(vec![]).key());
     }
 
     #[test]

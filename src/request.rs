@@ -1,5 +1,8 @@
 //! Canonical measurement requests and normalised responses: what is hashed, recorded and
 //! measured. Provider-independent; the client maps them to and from wire JSON.
+//!
+//! Two kinds: a next-token log-probability request (the logprob methods) and one sampled
+//! completion (the `sample` method).
 
 use crate::spec::Api;
 use serde::{Deserialize, Serialize};
@@ -34,6 +37,110 @@ impl LogprobRequest {
         let canonical = serde_json::to_vec(self).expect("request serialises");
         let digest = Sha256::digest(&canonical);
         hex::encode(&digest[..16])
+    }
+}
+
+/// One sampled completion: the prompt, sampling settings and the seed that makes it replayable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleRequest {
+    /// Endpoint kind.
+    pub api: Api,
+    /// Model name as sent.
+    pub model: String,
+    /// The prompt text.
+    pub prompt: String,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Longest completion, in tokens.
+    pub max_tokens: u32,
+    /// The seed of this sample (the spec's seed plus the sample's index).
+    pub seed: u64,
+}
+
+/// A sampled completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The generated text.
+    pub text: String,
+    /// Why generation stopped (`stop`, `length`), as the server said.
+    pub finish_reason: Option<String>,
+    /// The model id the server reported.
+    pub model_id: Option<String>,
+    /// The server's `system_fingerprint`, if any.
+    pub fingerprint: Option<String>,
+}
+
+impl Completion {
+    /// Whether generation ended on its own (not cut off by `max_tokens`).
+    pub fn ended(&self) -> bool {
+        self.finish_reason.as_deref() != Some("length")
+    }
+}
+
+/// Any request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Top next-token log-probabilities.
+    Logprobs(LogprobRequest),
+    /// One sampled completion.
+    Sample(SampleRequest),
+}
+
+/// Any response, matching its request's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// Top next-token log-probabilities.
+    Logprobs(TopLogprobs),
+    /// One sampled completion.
+    Sample(Completion),
+}
+
+impl Request {
+    /// The recording key (see [`LogprobRequest::key`]); sample keys hash a tagged form so the
+    /// two kinds can never collide.
+    pub fn key(&self) -> String {
+        match self {
+            Request::Logprobs(r) => r.key(),
+            Request::Sample(r) => {
+                let canonical = serde_json::to_vec(&("sample", r)).expect("request serialises");
+                hex::encode(&Sha256::digest(&canonical)[..16])
+            }
+        }
+    }
+
+    /// The model name.
+    pub fn model(&self) -> &str {
+        match self {
+            Request::Logprobs(r) => &r.model,
+            Request::Sample(r) => &r.model,
+        }
+    }
+
+    /// The prompt text.
+    pub fn prompt(&self) -> &str {
+        match self {
+            Request::Logprobs(r) => &r.prompt,
+            Request::Sample(r) => &r.prompt,
+        }
+    }
+}
+
+impl Response {
+    /// The model id the server reported.
+    pub fn model_id(&self) -> Option<&str> {
+        match self {
+            Response::Logprobs(r) => r.model_id.as_deref(),
+            Response::Sample(r) => r.model_id.as_deref(),
+        }
+    }
+
+    /// The server's fingerprint.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            Response::Logprobs(r) => r.fingerprint.as_deref(),
+            Response::Sample(r) => r.fingerprint.as_deref(),
+        }
     }
 }
 

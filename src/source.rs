@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::error::{ClientError, RecordError};
 use crate::record::{Recorded, RecordingStore, today_utc};
-use crate::request::{LogprobRequest, TopLogprobs};
+use crate::request::{Request, Response, TopLogprobs};
 use crate::spec::{ModelEntry, ModelStatus};
 use serde::Serialize;
 use std::sync::Arc;
@@ -49,8 +49,8 @@ impl Mode {
 /// A response and where it came from.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    /// The response.
-    pub response: TopLogprobs,
+    /// The response, of the request's kind.
+    pub response: Response,
     /// The date it was recorded (today for live responses).
     pub recorded: String,
     /// Whether it was requested from a server in this run.
@@ -82,6 +82,17 @@ pub struct Source {
     budget: Option<u64>,
     live_requests: AtomicU64,
     on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Fetched {
+    /// The log-probabilities of a logprob response.
+    pub fn logprobs(&self) -> &TopLogprobs {
+        match &self.response {
+            Response::Logprobs(t) => t,
+            // The store pairs every request with a response of its kind, and so does the client.
+            Response::Sample(_) => unreachable!("a logprob request answered with a sample"),
+        }
+    }
 }
 
 impl Source {
@@ -124,7 +135,7 @@ impl Source {
         &self,
         model_set: &str,
         model: &ModelEntry,
-        req: &LogprobRequest,
+        req: &Request,
     ) -> Result<Fetched, FetchError> {
         let use_recordings = self.mode != Mode::Live;
         let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
@@ -149,7 +160,7 @@ impl Source {
         {
             return Err(FetchError::Budget(budget));
         }
-        let response = client.top_logprobs(model, req).await?;
+        let response = client.send(model, req).await?;
         let recorded = today_utc();
         if use_recordings {
             self.store.put(

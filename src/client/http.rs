@@ -5,9 +5,9 @@
 //! error: errors carry the URL (which holds no key) and the start of the response body.
 
 use super::retry::{RetryPolicy, transient_status};
-use super::wire::{parse_response, request_body};
+use super::wire::{parse_completion, parse_response, request_body, sample_body};
 use crate::error::ClientError;
-use crate::request::{LogprobRequest, TopLogprobs};
+use crate::request::{LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
 use crate::spec::{Api, ModelEntry};
 use std::time::Duration;
 
@@ -71,13 +71,51 @@ impl Client {
         Ok(Client { http, options })
     }
 
+    /// Sends any request and returns the response of its kind.
+    pub async fn send(&self, model: &ModelEntry, req: &Request) -> Result<Response, ClientError> {
+        match req {
+            Request::Logprobs(r) => self.top_logprobs(model, r).await.map(Response::Logprobs),
+            Request::Sample(r) => self.complete(model, r).await.map(Response::Sample),
+        }
+    }
+
     /// Asks a model for the top next-token log-probabilities of a request.
     pub async fn top_logprobs(
         &self,
         model: &ModelEntry,
         req: &LogprobRequest,
     ) -> Result<TopLogprobs, ClientError> {
-        let path = match req.api {
+        let body = request_body(model.provider, req);
+        let want_ids = !req.continuation_ids.is_empty()
+            || model.provider.takes_token_ids() && req.api == Api::Completions;
+        self.post(model, req.api, &body, |bytes| {
+            parse_response(bytes, want_ids)
+        })
+        .await
+    }
+
+    /// Asks a model for one sampled completion.
+    pub async fn complete(
+        &self,
+        model: &ModelEntry,
+        req: &SampleRequest,
+    ) -> Result<crate::request::Completion, ClientError> {
+        let body = sample_body(model.provider, req);
+        self.post(model, req.api, &body, |bytes| {
+            parse_completion(bytes, req.api)
+        })
+        .await
+    }
+
+    /// POSTs a body with the key, retrying transient failures, and parses a 200 response.
+    async fn post<T>(
+        &self,
+        model: &ModelEntry,
+        api: Api,
+        body: &serde_json::Value,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, ClientError> {
+        let path = match api {
             Api::Completions => "completions",
             Api::Chat => "chat/completions",
         };
@@ -103,14 +141,11 @@ impl Client {
                 Some(key)
             }
         };
-        let body = request_body(model.provider, req);
-        let want_ids = !req.continuation_ids.is_empty()
-            || model.provider.takes_token_ids() && req.api == Api::Completions;
         let policy = &self.options.retry;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut builder = self.http.post(url.clone()).json(&body);
+            let mut builder = self.http.post(url.clone()).json(body);
             if let Some(k) = &key {
                 builder = builder.bearer_auth(k);
             }
@@ -141,11 +176,9 @@ impl Client {
                             },
                         ),
                         Ok(bytes) if status == 200 => {
-                            return parse_response(&bytes, want_ids).map_err(|message| {
-                                ClientError::Shape {
-                                    url: url_text.clone(),
-                                    message,
-                                }
+                            return parse(&bytes).map_err(|message| ClientError::Shape {
+                                url: url_text.clone(),
+                                message,
                             });
                         }
                         Ok(bytes) => {

@@ -5,7 +5,7 @@
 //! `logprobs.content[i].top_logprobs[] = {id?, token, bytes?, logprob}`; OpenAI's legacy
 //! completions (and vLLM) send `logprobs.top_logprobs[i] = {token: logprob}`, without ids.
 
-use crate::request::{LogprobRequest, TopLogprobs, TopToken};
+use crate::request::{Completion, LogprobRequest, SampleRequest, TopLogprobs, TopToken};
 use crate::spec::{Api, Provider};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,6 +48,68 @@ pub(crate) fn request_body(provider: Provider, req: &LogprobRequest) -> Value {
         body["cache_prompt"] = Value::Bool(false);
     }
     body
+}
+
+/// The request body for one sampled completion.
+pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
+    let mut body = match req.api {
+        Api::Completions => json!({"model": req.model, "prompt": req.prompt}),
+        Api::Chat => {
+            json!({"model": req.model, "messages": [{"role": "user", "content": req.prompt}]})
+        }
+    };
+    body["max_tokens"] = json!(req.max_tokens);
+    body["temperature"] = json!(req.temperature);
+    body["seed"] = json!(req.seed);
+    body["n"] = json!(1);
+    if provider == Provider::LlamaCpp {
+        // The same reason as for logprobs: a sample must not depend on the previous request.
+        body["cache_prompt"] = Value::Bool(false);
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct CompletionResponse {
+    model: Option<String>,
+    system_fingerprint: Option<String>,
+    choices: Vec<CompletionChoice>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice {
+    text: Option<String>,
+    message: Option<ChatMessage>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatMessage {
+    content: Option<String>,
+}
+
+/// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
+pub(crate) fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
+    let resp: CompletionResponse =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let choice = resp
+        .choices
+        .into_iter()
+        .next()
+        .ok_or("no choices in the response")?;
+    let text = match api {
+        Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
+        Api::Chat => choice
+            .message
+            .and_then(|m| m.content)
+            .ok_or("no `message.content` in choices[0]")?,
+    };
+    Ok(Completion {
+        text,
+        finish_reason: choice.finish_reason,
+        model_id: resp.model,
+        fingerprint: resp.system_fingerprint,
+    })
 }
 
 #[derive(Deserialize)]
@@ -232,6 +294,27 @@ mod tests {
             parse_response(positive, false)
                 .unwrap_err()
                 .contains("invalid logprob")
+        );
+    }
+
+    #[test]
+    fn parses_completions_and_chat() {
+        let c = parse_completion(
+            br#"{"model":"m","choices":[{"text":" 42\n","finish_reason":"stop"}]}"#,
+            Api::Completions,
+        )
+        .unwrap();
+        assert_eq!((c.text.as_str(), c.ended()), (" 42\n", true));
+        let c = parse_completion(
+            br#"{"choices":[{"message":{"content":"42"},"finish_reason":"length"}]}"#,
+            Api::Chat,
+        )
+        .unwrap();
+        assert_eq!((c.text.as_str(), c.ended()), ("42", false));
+        assert!(
+            parse_completion(br#"{"choices":[{}]}"#, Api::Completions)
+                .unwrap_err()
+                .contains("no `text`")
         );
     }
 

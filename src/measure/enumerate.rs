@@ -15,7 +15,7 @@
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::LogprobRequest;
+use crate::request::{LogprobRequest, Request};
 use crate::source::Source;
 use crate::spec::{Api, PrefixState};
 use crate::stats::{Chunk, MassBounds};
@@ -78,7 +78,7 @@ pub(super) async fn measure(
         for node in frontier.split_off(room.min(frontier.len())) {
             unresolved(&node, node.mass, &mut chunks, &mut dead);
         }
-        let level: Vec<(Node, LogprobRequest)> = frontier
+        let level: Vec<(Node, Request)> = frontier
             .drain(..)
             .map(|node| {
                 // Top-k in proportion to the node's mass: the unseen mass a node leaves is its
@@ -98,7 +98,7 @@ pub(super) async fn measure(
                     },
                     top_k: k.min(t.model.max_top_logprobs),
                 };
-                (node, req)
+                (node, Request::Logprobs(req))
             })
             .collect();
         requests += level.len() as u32;
@@ -116,7 +116,7 @@ pub(super) async fn measure(
             let fetched = result.map_err(|e| t.fail(e))?;
             log.note(&fetched);
             let mut seen = 0.0;
-            for tok in &fetched.response.tokens {
+            for tok in &fetched.logprobs().tokens {
                 let prob = tok.logprob.exp();
                 seen += prob;
                 let mass = node.mass * prob;

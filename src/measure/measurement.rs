@@ -142,8 +142,10 @@ impl FetchLog {
     pub fn note(&mut self, f: &Fetched) {
         self.requests += 1;
         self.live += u32::from(f.live);
-        self.model_ids.extend(f.response.model_id.clone());
-        self.fingerprints.extend(f.response.fingerprint.clone());
+        self.model_ids
+            .extend(f.response.model_id().map(str::to_string));
+        self.fingerprints
+            .extend(f.response.fingerprint().map(str::to_string));
         self.recorded.insert(f.recorded.clone());
     }
 }

@@ -8,7 +8,7 @@
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::LogprobRequest;
+use crate::request::{LogprobRequest, Request};
 use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
@@ -27,7 +27,7 @@ pub(super) async fn measure(
         top_k: top_k.min(t.model.max_top_logprobs),
     };
     let fetched = source
-        .fetch(t.model_set, t.model, &req)
+        .fetch(t.model_set, t.model, &Request::Logprobs(req))
         .await
         .map_err(|e| t.fail(e))?;
     source.flush()?;
@@ -35,7 +35,7 @@ pub(super) async fn measure(
     log.note(&fetched);
     let outcomes = &t.spec.outcomes;
     let probs: Vec<(f64, Option<usize>)> = fetched
-        .response
+        .logprobs()
         .tokens
         .iter()
         .map(|tok| (tok.logprob.exp(), single_token_outcome(outcomes, &tok.text)))
