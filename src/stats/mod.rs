@@ -1,6 +1,9 @@
 //! Statistics: pure functions, no I/O and no async.
 
+pub mod divergence;
 mod entropy;
+pub mod hypothesis;
+pub mod intervals;
 mod mass_bounds;
 pub mod rng;
 
