@@ -110,7 +110,7 @@ struct ResponseLine {
 }
 
 enum Line {
-    Response(ResponseLine),
+    Response(Box<ResponseLine>),
     Prompt(PromptLine),
 }
 
@@ -119,7 +119,7 @@ fn parse_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     if value.get("key").is_some() {
         ResponseLine::deserialize(value)
-            .map(Line::Response)
+            .map(|r| Line::Response(Box::new(r)))
             .map_err(|e| format!("response line: {e}"))
     } else {
         PromptLine::deserialize(value)

@@ -62,9 +62,20 @@ pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
     body["temperature"] = json!(req.temperature);
     body["seed"] = json!(req.seed);
     body["n"] = json!(1);
+    body["top_p"] = json!(1.0);
     if provider == Provider::LlamaCpp {
         // The same reason as for logprobs: a sample must not depend on the previous request.
         body["cache_prompt"] = Value::Bool(false);
+        // llama.cpp truncates the distribution by default (top_k 40, min_p 0.05, …); a sample
+        // must come from the model's distribution at the temperature, so every truncation and
+        // penalty is switched off. Measured: with the defaults, gemma-3-270m's sampled entropy
+        // on the Q/A prompt was 1.23 nats against an exact 1.97.
+        body["top_k"] = json!(0);
+        body["min_p"] = json!(0.0);
+        body["typical_p"] = json!(1.0);
+        body["repeat_penalty"] = json!(1.0);
+        body["presence_penalty"] = json!(0.0);
+        body["frequency_penalty"] = json!(0.0);
     }
     body
 }

@@ -1,6 +1,6 @@
 //! A measurement's figures, and the entry point that picks the method.
 
-use super::{enumerate, next_token};
+use super::{enumerate, next_token, sample};
 use crate::error::MeasureError;
 use crate::source::{FetchError, Fetched, Source};
 use crate::spec::{ClaimSpec, Method, ModelEntry, OutcomeSet, PromptSpec, RealMetric};
@@ -89,6 +89,10 @@ pub struct Measurement {
     pub fingerprints: BTreeSet<String>,
     /// Dates the responses were recorded.
     pub recorded: BTreeSet<String>,
+    /// For the `sample` method: the counts behind the figures.
+    pub sampled: Option<sample::Sampled>,
+    /// Reasons to trust a figure less than its interval suggests.
+    pub warnings: Vec<String>,
 }
 
 impl Measurement {
@@ -114,6 +118,8 @@ impl Measurement {
             model_ids: log.model_ids.clone(),
             fingerprints: log.fingerprints.clone(),
             recorded: log.recorded.clone(),
+            sampled: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -171,6 +177,32 @@ pub async fn measure(
                     root_top_k: *root_top_k,
                     min_mass: *min_mass,
                     max_requests: *max_requests,
+                },
+            )
+            .await
+        }
+        Method::Sample {
+            samples,
+            temperature,
+            max_tokens,
+            seed,
+            estimator,
+            interval,
+            resamples,
+            level,
+        } => {
+            sample::measure(
+                target,
+                source,
+                sample::Params {
+                    samples: *samples,
+                    temperature: *temperature,
+                    max_tokens: *max_tokens,
+                    seed: *seed,
+                    estimator: estimator.as_deref(),
+                    interval: interval.as_deref(),
+                    resamples: *resamples,
+                    level: *level,
                 },
             )
             .await

@@ -3,5 +3,7 @@
 mod enumerate;
 mod measurement;
 mod next_token;
+mod sample;
 
 pub use measurement::{Measurement, MeasurementTarget, measure};
+pub use sample::Sampled;

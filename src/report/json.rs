@@ -31,7 +31,13 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
         .iter()
         .enumerate()
         .filter(|(_, s)| s.point > 0.0)
-        .map(|(i, s)| json!({"outcome": outcomes.value(i), "text": outcomes.label(i), "p": s.point, "p_low": s.low, "p_high": s.high}))
+        .map(|(i, s)| {
+            let mut entry = json!({"outcome": outcomes.value(i), "text": outcomes.label(i), "p": s.point, "p_low": s.low, "p_high": s.high});
+            if let Some(sampled) = &m.sampled {
+                entry["count"] = json!(sampled.counts[i]);
+            }
+            entry
+        })
         .collect();
     json!({
         "model_set": set,
@@ -58,6 +64,14 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
         "model_ids": m.model_ids,
         "fingerprints": m.fingerprints,
         "recorded": m.recorded,
+        "sampled": m.sampled.as_ref().map(|s| json!({
+            "samples": s.counts.iter().sum::<u64>() + s.other,
+            "in_outcome_set": s.counts.iter().sum::<u64>(),
+            "other": s.other,
+            "estimator": s.estimator,
+            "interval": s.interval,
+        })),
+        "warnings": m.warnings,
         "distribution": distribution,
     })
 }

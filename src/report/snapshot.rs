@@ -35,7 +35,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 let mut top: Vec<(usize, f64)> = m.shares.iter().enumerate().map(|(i, s)| (i, s.point)).filter(|(_, p)| *p > 0.0).collect();
                 top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.value(*i), p))).collect();
-                json!({
+                let mut v = json!({
                     "model": p.model,
                     "role": p.role,
                     "prompt": p.prompt,
@@ -47,7 +47,20 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                     "mode_prob": range(m.mode_prob.point, m.mode_prob.low, m.mode_prob.high),
                     "top": top,
                     "requests": m.requests,
-                })
+                });
+                if !m.warnings.is_empty() {
+                    v["warnings"] = json!(m.warnings);
+                }
+                if let Some(s) = &m.sampled {
+                    let inside: u64 = s.counts.iter().sum();
+                    v["sampled"] = json!(format!(
+                        "{inside} of {} completions in the outcome set; entropy by {} with a {} interval",
+                        inside + s.other,
+                        s.estimator,
+                        s.interval
+                    ));
+                }
+                v
             }
         })
         .collect();

@@ -66,6 +66,11 @@ pub fn to_table(result: &RunResult) -> String {
                     }
                 }
             }
+            for p in &s.measurements {
+                for w in p.measurement.iter().flat_map(|m| &m.warnings) {
+                    let _ = writeln!(out, "    warning: {} on {}: {w}", p.model, p.prompt);
+                }
+            }
             for e in &s.expectations {
                 let why = e
                     .reason

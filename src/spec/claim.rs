@@ -78,7 +78,34 @@ pub enum Method {
         /// Requests one measurement may spend; the most probable nodes are expanded first.
         max_requests: u32,
     },
+    /// N sampled completions per (model, prompt), each with its own seed, outcomes extracted
+    /// from the text; figures are estimates with confidence intervals.
+    Sample {
+        /// Completions per (model, prompt).
+        samples: u32,
+        /// Sampling temperature.
+        temperature: f64,
+        /// Longest completion, in tokens.
+        max_tokens: u32,
+        /// Sample i is drawn with seed `seed + i`, so replays are exact.
+        seed: u64,
+        /// Entropy estimator (`plug_in`, `miller_madow`, `grassberger`, `chao_shen`, `nsb`);
+        /// `None` picks by the number of samples against the outcome-set size.
+        estimator: Option<String>,
+        /// Entropy interval: `bca` or `percentile` (seeded bootstrap), or `posterior` (NSB's
+        /// posterior mean ± z·sd, NSB only). `None`: `posterior` for NSB, `bca` otherwise —
+        /// resampling a few samples makes NSB's estimates jump, and the posterior is cheap.
+        interval: Option<String>,
+        /// Bootstrap resamples (default 2000).
+        resamples: u32,
+        /// Confidence level of every interval (default 0.95).
+        level: f64,
+    },
 }
+
+/// Estimator names a spec may give.
+pub const ESTIMATOR_NAMES: [&str; 5] =
+    ["plug_in", "miller_madow", "grassberger", "chao_shen", "nsb"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +115,38 @@ struct MethodYaml {
     root_top_k: Option<u32>,
     min_mass: Option<f64>,
     max_requests: Option<u32>,
+    samples: Option<u32>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    seed: Option<u64>,
+    estimator: Option<String>,
+    interval: Option<String>,
+    resamples: Option<u32>,
+    level: Option<f64>,
+}
+
+impl MethodYaml {
+    /// The names of the fields that are set, to reject those that belong to another kind.
+    fn set_fields(&self) -> Vec<&'static str> {
+        let set = [
+            ("top_k", self.top_k.is_some()),
+            ("root_top_k", self.root_top_k.is_some()),
+            ("min_mass", self.min_mass.is_some()),
+            ("max_requests", self.max_requests.is_some()),
+            ("samples", self.samples.is_some()),
+            ("temperature", self.temperature.is_some()),
+            ("max_tokens", self.max_tokens.is_some()),
+            ("seed", self.seed.is_some()),
+            ("estimator", self.estimator.is_some()),
+            ("interval", self.interval.is_some()),
+            ("resamples", self.resamples.is_some()),
+            ("level", self.level.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| name)
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,28 +154,54 @@ struct MethodYaml {
 enum MethodKind {
     NextToken,
     Enumerate,
+    Sample,
+}
+
+impl MethodKind {
+    fn name(&self) -> &'static str {
+        match self {
+            MethodKind::NextToken => "next_token",
+            MethodKind::Enumerate => "enumerate",
+            MethodKind::Sample => "sample",
+        }
+    }
+
+    fn fields(&self) -> &'static [&'static str] {
+        match self {
+            MethodKind::NextToken => &["top_k"],
+            MethodKind::Enumerate => &["top_k", "root_top_k", "min_mass", "max_requests"],
+            MethodKind::Sample => &[
+                "samples",
+                "temperature",
+                "max_tokens",
+                "seed",
+                "estimator",
+                "interval",
+                "resamples",
+                "level",
+            ],
+        }
+    }
 }
 
 impl TryFrom<MethodYaml> for Method {
     type Error = String;
 
     fn try_from(raw: MethodYaml) -> Result<Self, String> {
+        let allowed = raw.kind.fields();
+        if let Some(other) = raw.set_fields().into_iter().find(|f| !allowed.contains(f)) {
+            return Err(format!(
+                "`{other}` does not belong to `{}`, which takes {}",
+                raw.kind.name(),
+                allowed.join(", ")
+            ));
+        }
         let top_k = raw.top_k.unwrap_or(20);
         if top_k == 0 {
             return Err("`top_k` must be at least 1".into());
         }
         match raw.kind {
-            MethodKind::NextToken => {
-                if raw.root_top_k.is_some() || raw.min_mass.is_some() || raw.max_requests.is_some()
-                {
-                    return Err(
-                        "`next_token` takes only `top_k`; `root_top_k`, `min_mass` and \
-                                `max_requests` belong to `enumerate`"
-                            .into(),
-                    );
-                }
-                Ok(Method::NextToken { top_k })
-            }
+            MethodKind::NextToken => Ok(Method::NextToken { top_k }),
             MethodKind::Enumerate => {
                 let min_mass = raw.min_mass.unwrap_or(0.0);
                 if !(0.0..1.0).contains(&min_mass) {
@@ -131,6 +216,57 @@ impl TryFrom<MethodYaml> for Method {
                     root_top_k: raw.root_top_k.unwrap_or(top_k).max(1),
                     min_mass,
                     max_requests,
+                })
+            }
+            MethodKind::Sample => {
+                let samples = raw.samples.ok_or(
+                    "`sample` needs `samples`, the number of completions per model and prompt",
+                )?;
+                if samples == 0 {
+                    return Err("`samples` must be at least 1".into());
+                }
+                let temperature = raw.temperature.unwrap_or(1.0);
+                if !(temperature.is_finite() && temperature >= 0.0) {
+                    return Err(format!(
+                        "`temperature` must be a non-negative number, got {temperature}"
+                    ));
+                }
+                if let Some(e) = &raw.estimator
+                    && !ESTIMATOR_NAMES.contains(&e.as_str())
+                {
+                    return Err(format!(
+                        "unknown estimator `{e}`; expected one of {}",
+                        ESTIMATOR_NAMES.join(", ")
+                    ));
+                }
+                let interval = raw.interval;
+                if let Some(i) = &interval {
+                    if !["bca", "percentile", "posterior"].contains(&i.as_str()) {
+                        return Err(format!(
+                            "unknown interval `{i}`; expected bca, percentile or posterior"
+                        ));
+                    }
+                    if i == "posterior" && raw.estimator.as_deref().is_some_and(|e| e != "nsb") {
+                        return Err("`interval: posterior` needs `estimator: nsb`".into());
+                    }
+                }
+                let level = raw.level.unwrap_or(0.95);
+                if !(level > 0.5 && level < 1.0) {
+                    return Err(format!("`level` must be in (0.5, 1), got {level}"));
+                }
+                let resamples = raw.resamples.unwrap_or(2000);
+                if resamples < 100 {
+                    return Err(format!("`resamples` must be at least 100, got {resamples}"));
+                }
+                Ok(Method::Sample {
+                    samples,
+                    temperature,
+                    max_tokens: raw.max_tokens.unwrap_or(8).max(1),
+                    seed: raw.seed.unwrap_or(0),
+                    estimator: raw.estimator,
+                    interval,
+                    resamples,
+                    level,
                 })
             }
         }

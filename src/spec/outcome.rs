@@ -94,6 +94,17 @@ impl OutcomeSet {
         }
     }
 
+    /// The outcome of a whole sampled completion: decided by its text, or by its end when the
+    /// text stops right after a number and generation `ended` on its own (a completion cut off
+    /// by `max_tokens` right after " 9" could have gone on to " 97", so it is no outcome).
+    pub fn classify_completion(&self, text: &str, ended: bool) -> Option<usize> {
+        match self.classify(text) {
+            PrefixState::Complete(n) => Some(n),
+            PrefixState::Open if ended => self.classify_end(text),
+            PrefixState::Open | PrefixState::Dead => None,
+        }
+    }
+
     /// Every outcome a continuation that starts with `text` can still become, ascending.
     /// Empty for dead continuations; one element for complete ones.
     pub fn reachable(&self, text: &str) -> Vec<usize> {
@@ -333,6 +344,16 @@ mod tests {
         assert!(set.reachable(" 970").is_empty());
         assert_eq!(set.classify_end(" 97"), Some(97));
         assert_eq!(set.classify_end(" "), None);
+    }
+
+    #[test]
+    fn completions() {
+        let set = zero_to_hundred();
+        assert_eq!(set.classify_completion(" 97\n", false), Some(97));
+        assert_eq!(set.classify_completion(" 97", true), Some(97));
+        assert_eq!(set.classify_completion(" 97", false), None);
+        assert_eq!(set.classify_completion(" between 1 and 2", true), None);
+        assert_eq!(set.classify_completion("", true), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod divergence;
 mod entropy;
+pub mod estimators;
 pub mod hypothesis;
 pub mod intervals;
 mod mass_bounds;

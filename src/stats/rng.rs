@@ -23,7 +23,9 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
-        Rng { s: [next(), next(), next(), next()] }
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
     }
 
     /// The next 64 random bits.
@@ -75,7 +77,10 @@ mod tests {
         // C code (prng.di.unimi.it: splitmix64.c seeding xoshiro256starstar.c).
         let mut r = Rng::seeded(0);
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
-        assert_eq!(got, vec![0x99ec5f36cb75f2b4, 0xbf6e1f784956452a, 0x1a5f849d4933e6e0]);
+        assert_eq!(
+            got,
+            vec![0x99ec5f36cb75f2b4, 0xbf6e1f784956452a, 0x1a5f849d4933e6e0]
+        );
     }
 
     #[test]
@@ -85,7 +90,10 @@ mod tests {
         for _ in 0..50_000 {
             counts[r.below(5) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
         let u = r.uniform();
         assert!((0.0..1.0).contains(&u));
     }

@@ -87,10 +87,12 @@ fn json_contract_on_committed_recordings() {
             );
             assert!(lo <= pt && pt <= hi, "{lo} <= {pt} <= {hi}");
             assert_eq!(m["live_requests"], 0, "replay never requests");
-            assert!(
-                m["requests"].as_u64().unwrap() <= 110,
-                "0..100 takes about 103 requests"
-            );
+            if m["method"] == "enumerate" {
+                assert!(
+                    m["requests"].as_u64().unwrap() <= 110,
+                    "0..100 takes about 103 requests"
+                );
+            }
         }
     }
 }

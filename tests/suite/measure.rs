@@ -11,6 +11,9 @@ fn enumerate_conserves_mass_on_every_recorded_tree() {
     let mut checked = 0;
     for claim in json["claims"].as_array().unwrap() {
         for m in claim["model_sets"][0]["measurements"].as_array().unwrap() {
+            if m["method"] != "enumerate" {
+                continue;
+            }
             let f = |k: &str| m[k].as_f64().unwrap();
             let total = f("coverage") + f("dead_mass") + f("unresolved_mass");
             // Single-precision logprobs of a node can sum to slightly over 1 (seen: 1 + 4e-6).
@@ -31,4 +34,54 @@ fn enumerate_conserves_mass_on_every_recorded_tree() {
         }
     }
     assert!(checked >= 10, "every (model, prompt) of `local` is checked");
+}
+
+#[test]
+fn sampled_figures_are_counts_with_intervals() {
+    // The sampled spec on the real recorded completions: counts add up to the samples, every
+    // figure's interval contains its point, and the small-sample regime is flagged.
+    let out = crate::modecollapse(&[
+        "run",
+        "specs/sampled-random-integer.yaml",
+        "--models",
+        "local",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let measurements = json["claims"][0]["model_sets"][0]["measurements"]
+        .as_array()
+        .unwrap();
+    assert_eq!(measurements.len(), 2);
+    for m in measurements {
+        let s = &m["sampled"];
+        assert_eq!(s["samples"], 200);
+        assert_eq!(m["requests"], 200);
+        let counted: u64 = m["distribution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(counted, s["in_outcome_set"].as_u64().unwrap());
+        let f = |k: &str| m[k].as_f64().unwrap();
+        assert!((f("coverage") - counted as f64 / 200.0).abs() < 1e-12);
+        for (lo, pt, hi) in [
+            ("entropy_low", "entropy", "entropy_high"),
+            ("coverage_low", "coverage", "coverage_high"),
+            ("mode_prob_low", "mode_prob", "mode_prob_high"),
+        ] {
+            assert!(f(lo) <= f(pt) && f(pt) <= f(hi), "{lo} {pt} {hi}");
+        }
+        assert!(
+            !m["warnings"].as_array().unwrap().is_empty(),
+            "fewer than 10 samples per outcome is flagged"
+        );
+    }
 }

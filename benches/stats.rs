@@ -1,0 +1,48 @@
+//! Speed targets of the statistics (issue: BCa and NSB on a realistic sample).
+//!
+//! Targets on one core of the project machine: a 2,000-resample BCa interval on 1,000 samples
+//! over 101 outcomes under 50 ms; NSB on the same counts under 10 ms.
+//! Run with `cargo bench --bench stats`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use modecollapse::stats::estimators::Estimator;
+use modecollapse::stats::intervals::bootstrap_interval;
+use modecollapse::stats::rng::Rng;
+use std::hint::black_box;
+
+/// 1,000 draws over 101 outcomes from a collapsed distribution (half the mass on one outcome,
+/// the rest spread), seeded, so the bench measures a realistic, fixed input.
+fn counts() -> Vec<u64> {
+    let mut rng = Rng::seeded(97);
+    let mut counts = vec![0u64; 101];
+    for _ in 0..1000 {
+        let i = if rng.uniform() < 0.5 {
+            97
+        } else {
+            rng.below(101) as usize
+        };
+        counts[i] += 1;
+    }
+    counts
+}
+
+fn bench(c: &mut Criterion) {
+    let counts = counts();
+    for estimator in [
+        Estimator::PlugIn,
+        Estimator::MillerMadow,
+        Estimator::default_for(1000, 101),
+    ] {
+        let stat = move |x: &[u64]| estimator.estimate(x, 101).unwrap_or(f64::NAN);
+        c.bench_function(
+            &format!("bca_2000_n1000_k101_{}", estimator.as_str()),
+            |b| b.iter(|| bootstrap_interval(black_box(&counts), &stat, 2000, 7, 0.95).unwrap()),
+        );
+    }
+    c.bench_function("nsb_n1000_k101", |b| {
+        b.iter(|| Estimator::Nsb.estimate(black_box(&counts), 101).unwrap())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
