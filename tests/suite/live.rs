@@ -222,3 +222,35 @@ fn live_figures_agree_with_the_recordings() {
         assert_eq!(r.requests, l.requests);
     }
 }
+
+#[test]
+#[ignore = "needs the local llama.cpp servers; run by .ci/run"]
+fn live_samples_reproduce_the_recorded_ones() {
+    // Each sample carries its seed, so sampling again gives the recorded completions: the
+    // counts, and hence every sampled figure, must be identical.
+    let project = Project::new(crate::root());
+    let catalog = project
+        .load(
+            &["specs/sampled-random-integer.yaml".into()],
+            &["local".into()],
+        )
+        .unwrap();
+    let replay = project
+        .run(&catalog, RunOptions::new(Mode::Replay))
+        .unwrap();
+    let live = project.run(&catalog, RunOptions::new(Mode::Live)).unwrap();
+    for (r, l) in replay.claims[0].model_sets[0]
+        .measurements
+        .iter()
+        .zip(&live.claims[0].model_sets[0].measurements)
+    {
+        let (r, l) = (
+            r.measurement.as_ref().unwrap(),
+            l.measurement.as_ref().unwrap(),
+        );
+        assert!(l.live_requests == 200 && r.live_requests == 0);
+        let (rs, ls) = (r.sampled.as_ref().unwrap(), l.sampled.as_ref().unwrap());
+        assert_eq!((&rs.counts, rs.other), (&ls.counts, ls.other));
+        assert_eq!(r.entropy, l.entropy);
+    }
+}
