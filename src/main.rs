@@ -7,6 +7,7 @@ use modecollapse::ExitCode;
 use modecollapse::project::{Project, RunOptions, mode_from_env};
 use modecollapse::report::{to_json, to_table};
 use modecollapse::source::Mode;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -52,6 +53,27 @@ enum Command {
     },
     /// List specs and model sets.
     List,
+    /// Every entropy estimator with its intervals for a count vector, e.g. `--counts 5,3,2`.
+    Estimate {
+        /// Counts per outcome, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        counts: Vec<u64>,
+        /// Outcome-set size (default: the number of counts given).
+        #[arg(long)]
+        k: Option<usize>,
+        /// Confidence level.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = 2000)]
+        resamples: usize,
+        /// Bootstrap seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,19 +105,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { specs } => {
             let catalog = project.load(&specs, &[])?;
-            println!(
-                "ok: {} spec(s), {} model set(s)",
+            emit(&format!(
+                "ok: {} spec(s), {} model set(s)\n",
                 catalog.specs.len(),
                 catalog.model_sets.len()
-            );
+            ))?;
             Ok(ExitCode::Ok)
         }
         Command::List => {
             let catalog = project.load(&[], &[])?;
-            println!("specs:");
+            let mut out = String::from("specs:\n");
             for s in &catalog.specs {
                 let roles: Vec<_> = s.spec.roles.iter().map(|r| r.as_str()).collect();
-                println!(
+                let _ = writeln!(
+                    out,
                     "  {:<36} {:<8} roles {:<16} {}",
                     s.spec.id,
                     format!("{:?}", s.spec.status).to_lowercase(),
@@ -103,7 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.path.display()
                 );
             }
-            println!("model sets:");
+            out.push_str("model sets:\n");
             for m in &catalog.model_sets {
                 let models: Vec<_> = m
                     .set
@@ -111,7 +134,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|e| format!("{}={} ({:?})", e.role, e.name, e.status).to_lowercase())
                     .collect();
-                println!("  {:<14} {}", m.set.id, models.join(", "));
+                let _ = writeln!(out, "  {:<14} {}", m.set.id, models.join(", "));
+            }
+            emit(&out)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Estimate {
+            counts,
+            k,
+            level,
+            resamples,
+            seed,
+            format,
+        } => {
+            let k = k.unwrap_or(counts.len());
+            if k < counts.len() {
+                anyhow::bail!("--k {k} is smaller than the {} counts given", counts.len());
+            }
+            let options = modecollapse::report::EstimateOptions {
+                k,
+                level,
+                resamples,
+                seed,
+            };
+            let value = modecollapse::report::estimate_json(&counts, options)
+                .map_err(anyhow::Error::msg)?;
+            match format {
+                Format::Table => emit(&modecollapse::report::estimate_table(&value))?,
+                Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?,
             }
             Ok(ExitCode::Ok)
         }
@@ -141,12 +191,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let result = result?;
             match format {
-                Format::Table => print!("{}", to_table(&result)),
-                Format::Json => println!(
-                    "{}",
+                Format::Table => emit(&to_table(&result))?,
+                Format::Json => emit(&format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&to_json(&result, mode))
                         .context("failed to render JSON")?
-                ),
+                ))?,
             }
             Ok(if result.strict_failure() {
                 ExitCode::StrictFailed
@@ -154,6 +204,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::Ok
             })
         }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`modecollapse run | head`) ends the output quietly, as
+/// command-line tools do, rather than panicking.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("failed to write to stdout"),
     }
 }
 

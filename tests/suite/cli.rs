@@ -197,3 +197,43 @@ fn replay_is_byte_stable() {
     let b = crate::modecollapse(&["run", "--format", "json"]);
     assert_eq!(a.stdout, b.stdout);
 }
+
+#[test]
+fn estimate_prints_every_estimator_with_intervals() {
+    let out = crate::modecollapse(&[
+        "estimate", "--counts", "5,3,2", "--k", "101", "--format", "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["n"].as_u64(), json["k"].as_u64()),
+        (Some(10), Some(101))
+    );
+    assert_eq!(
+        json["default_estimator"], "nsb",
+        "10 samples over 101 outcomes"
+    );
+    let names: Vec<&str> = json["estimators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["estimator"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["plug_in", "miller_madow", "grassberger", "chao_shen", "nsb"]
+    );
+    // Plug-in of (0.5, 0.3, 0.2) is 1.0296530140645737 nats (scipy.stats.entropy).
+    assert!(
+        (json["estimators"][0]["estimate"].as_f64().unwrap() - 1.0296530140645737).abs() < 1e-12
+    );
+    let table = crate::modecollapse(&["estimate", "--counts", "5,3,2"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("default for this N and K: nsb"));
+    let empty = crate::modecollapse(&["estimate", "--counts", "0,0"]);
+    assert_eq!(empty.status.code(), Some(2));
+}
