@@ -6,14 +6,18 @@ Usage: python3 scripts/independent_check.py [--json FILE]
 FILE is the output of `cargo run -q -- run --models local --format json`; without it the script
 runs `cargo run -q --release -- run --models local --format json` from the repo root.
 
-What is checked. For every claim x measurement of model set `local`, the exact distribution over
-the outcomes " 0".." 100" is recomputed from the live llama.cpp servers, and:
+What is checked. For every claim x measurement of model set `local` made with a logprob method
+(whose intervals are guaranteed bounds), the exact distribution over the outcomes " 0".." 100" is
+recomputed from the live llama.cpp servers, and:
   (a) exact entropy H (nats) lies in [entropy_low - 1e-6, entropy_high + 1e-6];
   (b) exact coverage lies in [coverage_low - 1e-6, coverage_high + 1e-6];
   (c) every outcome in `distribution` has exact q(N) in [p_low - 1e-6, p_high + 1e-6]; for
       outcomes absent from `distribution` the largest exact q(N) is reported;
   (d) `mode` equals the exact argmax whenever `mode_certain` is true;
   (e) exact q(mode) lies in [mode_prob_low - 1e-6, mode_prob_high + 1e-6].
+
+Measurements of the `sample` method carry 95% confidence intervals, not bounds: they are printed
+as INFO lines (exact value against the interval) and never fail the check.
 
 Definition (README): P(N) = probability that the continuation starts with " N" (canonical decimal)
 and the next character is not a digit, or generation ends; coverage = sum P(N); q = P/coverage.
@@ -195,7 +199,7 @@ def main():
         for ms in claim["model_sets"]:
             if ms["model_set"] == "local":
                 rows += [(claim["id"], m, texts[m["prompt"]]) for m in ms["measurements"]]
-    cache, n_fail, n_pass, n_skip = {}, 0, 0, 0
+    cache, n_fail, n_pass, n_skip, n_info = {}, 0, 0, 0, 0
     for model in URLS:  # one model at a time: the two servers share the cores
         for cid, m, text in (r for r in rows if r[1]["model"] == model):
             if (model, text) not in cache:
@@ -205,6 +209,17 @@ def main():
                 print(f"SKIP {cid} {model} {m['prompt']}: status {m.get('status')}")
                 continue
             fails, line = check(m, *cache[model, text])
+            if m.get("method") == "sample":
+                # Sampled intervals are 95% confidence intervals, not guaranteed bounds: one
+                # that misses the exact value is information (and the measurement's warnings
+                # say when to expect it), not a failure of the check.
+                n_info += 1
+                warn = " [warned: " + "; ".join(m.get("warnings", [])) + "]" if m.get("warnings") else ""
+                print(f"INFO {cid} / {model} / {m['prompt']}: {line}{warn}")
+                for f in fails:
+                    print(f"    outside its interval: {f}")
+                sys.stdout.flush()
+                continue
             n_fail, n_pass = n_fail + bool(fails), n_pass + (not fails)
             print(f"{'FAIL' if fails else 'PASS'} {cid} / {model} / {m['prompt']}: {line}")
             for f in fails:
@@ -214,7 +229,7 @@ def main():
     if unknown:
         print(f"FAIL: measurements for unknown models {sorted(unknown)}")
         n_fail += 1
-    print(f"\nsummary: {n_pass} pass, {n_fail} fail, {n_skip} skipped, "
+    print(f"\nsummary: {n_pass} pass, {n_fail} fail, {n_skip} skipped, {n_info} sampled (information), "
           f"{len(cache)} (model, prompt) distributions computed exactly")
     return 1 if n_fail else 0
 
