@@ -7,7 +7,8 @@ use modecollapse::project::{Project, RunOptions};
 use modecollapse::source::Mode;
 use std::path::Path;
 
-const SENTINEL: &str = "sk-modecollapse-SENTINEL-0123456789abcdefghij";
+// Deliberately not shaped like a real provider key, so that secret scanners do not flag the test.
+const SENTINEL: &str = "modecollapse-test-sentinel-0123456789abcdefghij";
 
 /// Copies specs and models (not recordings) into a temporary project, giving every local model
 /// `api_key_env: MODECOLLAPSE_TEST_KEY` and optionally another base URL.
