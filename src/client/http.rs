@@ -142,6 +142,11 @@ impl Client {
             }
         };
         let policy = &self.options.retry;
+        let transport = |attempts, e: &reqwest::Error| ClientError::Transport {
+            url: url_text.clone(),
+            attempts,
+            message: describe(e),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -151,14 +156,7 @@ impl Client {
             }
             let last = attempt >= policy.attempts;
             let (retry_after, failure) = match builder.send().await {
-                Err(e) => (
-                    None,
-                    ClientError::Transport {
-                        url: url_text.clone(),
-                        attempts: attempt,
-                        message: describe(&e),
-                    },
-                ),
+                Err(e) => (None, transport(attempt, &e)),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp
@@ -167,14 +165,7 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<f64>().ok());
                     match resp.bytes().await {
-                        Err(e) => (
-                            None,
-                            ClientError::Transport {
-                                url: url_text.clone(),
-                                attempts: attempt,
-                                message: describe(&e),
-                            },
-                        ),
+                        Err(e) => (None, transport(attempt, &e)),
                         Ok(bytes) if status == 200 => {
                             return parse(&bytes).map_err(|message| ClientError::Shape {
                                 url: url_text.clone(),

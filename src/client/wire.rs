@@ -81,33 +81,13 @@ pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
 }
 
 #[derive(Deserialize)]
-struct CompletionResponse {
-    model: Option<String>,
-    system_fingerprint: Option<String>,
-    choices: Vec<CompletionChoice>,
-}
-
-#[derive(Deserialize)]
-struct CompletionChoice {
-    text: Option<String>,
-    message: Option<ChatMessage>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct ChatMessage {
     content: Option<String>,
 }
 
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
 pub(crate) fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
-    let resp: CompletionResponse =
-        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
-    let choice = resp
-        .choices
-        .into_iter()
-        .next()
-        .ok_or("no choices in the response")?;
+    let (resp, choice) = first_choice(body)?;
     let text = match api {
         Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
         Api::Chat => choice
@@ -123,6 +103,8 @@ pub(crate) fn parse_completion(body: &[u8], api: Api) -> Result<Completion, Stri
     })
 }
 
+/// The response shape shared by completions and chat completions; each parser reads the
+/// fields of its kind.
 #[derive(Deserialize)]
 struct Response {
     model: Option<String>,
@@ -133,6 +115,20 @@ struct Response {
 #[derive(Deserialize)]
 struct Choice {
     logprobs: Option<Logprobs>,
+    text: Option<String>,
+    message: Option<ChatMessage>,
+    finish_reason: Option<String>,
+}
+
+/// The response and its first choice (the only one: requests ask for `n: 1`).
+fn first_choice(body: &[u8]) -> Result<(Response, Choice), String> {
+    let mut resp: Response =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    if resp.choices.is_empty() {
+        return Err("no choices in the response".into());
+    }
+    let choice = resp.choices.swap_remove(0);
+    Ok((resp, choice))
 }
 
 #[derive(Deserialize)]
@@ -156,13 +152,7 @@ struct ContentCandidate {
 
 /// Parses a response body into top log-probabilities; the error says what is missing.
 pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs, String> {
-    let resp: Response =
-        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
-    let choice = resp
-        .choices
-        .into_iter()
-        .next()
-        .ok_or("no choices in the response")?;
+    let (resp, choice) = first_choice(body)?;
     let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
     let tokens = if let Some(content) = logprobs.content {
         let first = content

@@ -240,8 +240,9 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
     }
     let mut names = BTreeMap::new();
     for m in &set.models {
-        if !valid_id(&m.name)
-            && !m
+        // The name becomes a file name under recordings/: no separators, never empty.
+        if m.name.is_empty()
+            || !m
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
