@@ -6,4 +6,4 @@ mod next_token;
 mod sample;
 
 pub use measurement::{Measurement, MeasurementTarget, measure};
-pub use sample::Sampled;
+pub use sample::{EntropyFigure, Sampled, entropy_figure};

@@ -118,54 +118,19 @@ fn figures(
     });
     let mode_certain =
         mode.is_some_and(|m| (0..k).all(|n| n == m || shares[m].low > shares[n].high));
-    let estimator = match p.estimator {
-        Some(name) => Estimator::parse(name).expect("validated with the spec"),
-        None => Estimator::default_for(inside, k),
-    };
-    let interval = match (p.interval, estimator) {
-        (Some(i), _) => i,
-        (None, Estimator::Nsb) => "posterior",
-        (None, _) => "bca",
-    };
-    let ln_k = (k as f64).ln();
-    let entropy = if inside == 0 {
-        Interval {
-            point: 0.0,
-            low: 0.0,
-            high: ln_k,
-        }
-    } else if interval == "posterior" {
-        let post = nsb(&counts, k).map_err(|e| e.to_string())?;
-        let z = Normal::standard().inverse_cdf(0.5 + p.level / 2.0);
-        Interval {
-            point: post.mean,
-            low: (post.mean - z * post.std).max(0.0),
-            high: (post.mean + z * post.std).min(ln_k),
-        }
-    } else {
-        let stat = |c: &[u64]| estimator.estimate(c, k).unwrap_or(f64::NAN);
-        // The bootstrap stream depends on the spec's seed only, so a replay is byte-identical.
-        let boot = bootstrap_interval(
-            &counts,
-            &stat,
-            p.resamples as usize,
-            p.seed ^ 0x5eed_b007,
-            p.level,
-        )
-        .map_err(|e| e.to_string())?;
-        let (low, high) = if interval == "percentile" {
-            boot.percentile
-        } else {
-            boot.bca
-        };
-        // A biased estimator's bootstrap interval can miss its own estimate; the figure's
-        // interval always contains its point.
-        Interval {
-            point: boot.estimate,
-            low: low.min(boot.estimate),
-            high: high.max(boot.estimate),
-        }
-    };
+    let estimator = p
+        .estimator
+        .map(|name| Estimator::parse(name).expect("validated with the spec"));
+    // The bootstrap stream depends on the spec's seed only, so a replay is byte-identical.
+    let figure = entropy_figure(
+        &counts,
+        estimator,
+        p.interval,
+        p.resamples as usize,
+        p.seed ^ 0x5eed_b007,
+        p.level,
+    )?;
+    let (entropy, estimator, interval) = (figure.entropy, figure.estimator, figure.interval);
     Ok(Measurement {
         method: "sample",
         entropy,
@@ -188,6 +153,79 @@ fn figures(
             estimator: estimator.as_str(),
             interval: interval.to_string(),
         }),
+    })
+}
+
+/// A sampled entropy figure and how it was made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntropyFigure {
+    /// Point estimate and interval, nats.
+    pub entropy: Interval,
+    /// The estimator that made the point.
+    pub estimator: Estimator,
+    /// The interval method: `posterior`, `bca` or `percentile`.
+    pub interval: &'static str,
+}
+
+/// The entropy figure of a sampled measurement from its counts over `counts.len()` outcomes:
+/// the estimator (`None`: [`Estimator::default_for`] the samples in the set) and the interval
+/// (`None`: `posterior` for NSB, `bca` otherwise), with `resamples` bootstrap resamples drawn
+/// from `seed`, at `level`.
+///
+/// Public so that the calibration simulation (`examples/calibration.rs`) measures exactly what
+/// a measurement reports.
+pub fn entropy_figure(
+    counts: &[u64],
+    estimator: Option<Estimator>,
+    interval: Option<&str>,
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Result<EntropyFigure, String> {
+    let k = counts.len();
+    let inside: u64 = counts.iter().sum();
+    let estimator = estimator.unwrap_or_else(|| Estimator::default_for(inside, k));
+    let interval = match (interval, estimator) {
+        (Some("posterior"), _) | (None, Estimator::Nsb) => "posterior",
+        (Some("percentile"), _) => "percentile",
+        _ => "bca",
+    };
+    let ln_k = (k as f64).ln();
+    let entropy = if inside == 0 {
+        Interval {
+            point: 0.0,
+            low: 0.0,
+            high: ln_k,
+        }
+    } else if interval == "posterior" {
+        let post = nsb(counts, k).map_err(|e| e.to_string())?;
+        let z = Normal::standard().inverse_cdf(0.5 + level / 2.0);
+        Interval {
+            point: post.mean,
+            low: (post.mean - z * post.std).max(0.0),
+            high: (post.mean + z * post.std).min(ln_k),
+        }
+    } else {
+        let stat = |c: &[u64]| estimator.estimate(c, k).unwrap_or(f64::NAN);
+        let boot =
+            bootstrap_interval(counts, &stat, resamples, seed, level).map_err(|e| e.to_string())?;
+        let (low, high) = if interval == "percentile" {
+            boot.percentile
+        } else {
+            boot.bca
+        };
+        // A biased estimator's bootstrap interval can miss its own estimate; the figure's
+        // interval always contains its point.
+        Interval {
+            point: boot.estimate,
+            low: low.min(boot.estimate),
+            high: high.max(boot.estimate),
+        }
+    };
+    Ok(EntropyFigure {
+        entropy,
+        estimator,
+        interval,
     })
 }
 
