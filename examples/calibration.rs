@@ -427,12 +427,132 @@ fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// One ordering cell: the rates over the runs of one (distribution, N).
+struct OrderingCell {
+    new: Rate,
+    old: Rate,
+    /// The rate at the check B, when run.
+    check: Option<Rate>,
+    /// Runs where the interval rule and the p-value rule disagreed.
+    disagreements: usize,
+}
+
+/// Everything computed so far; `None` cells are still to come.
+struct Results {
+    /// [distribution][size] → one cell per pair.
+    coverage: Vec<Vec<Option<Vec<Cell>>>>,
+    /// [distribution][size].
+    ordering: Vec<Vec<Option<OrderingCell>>>,
+    coverage_secs: f64,
+    ordering_secs: f64,
+    /// Total runtime once finished.
+    total_secs: Option<f64>,
+}
+
 fn main() {
     let args = Args::parse();
     let started = Instant::now();
     let dists = distributions();
-    let pair_list = pairs();
     let sizes = args.sizes.clone();
+    let date = today();
+    let mut results = Results {
+        coverage: vec![vec![None; sizes.len()]; dists.len()],
+        ordering: (0..dists.len())
+            .map(|_| (0..sizes.len()).map(|_| None).collect())
+            .collect(),
+        coverage_secs: 0.0,
+        ordering_secs: 0.0,
+        total_secs: None,
+    };
+    // Written after every cell, so an interrupted run leaves what it had.
+    let publish = |results: &Results| {
+        if let Some(path) = &args.out {
+            write_out(path, &render(&args, &dists, &date, results));
+        }
+    };
+
+    // Part 1: coverage.
+    let t1 = Instant::now();
+    for (di, d) in dists.iter().enumerate() {
+        for (ni, &n) in sizes.iter().enumerate() {
+            let t = Instant::now();
+            let made = parallel(args.runs, args.threads, |r| {
+                let seed = stream_seed(args.seed, [1, di as u64, n, r as u64, 0]);
+                coverage_run(d, n, seed, args.resamples)
+            });
+            let mut cells = vec![Cell::default(); pairs().len()];
+            for run in &made {
+                for (pi, &m) in run.iter().enumerate() {
+                    cells[pi].add(m, d.entropy);
+                }
+            }
+            eprintln!(
+                "coverage {} N={n}: {:.1}s (default {:.1}%)",
+                d.name,
+                t.elapsed().as_secs_f64(),
+                cells[0].coverage()
+            );
+            results.coverage[di][ni] = Some(cells);
+            results.coverage_secs = t1.elapsed().as_secs_f64();
+            publish(&results);
+        }
+    }
+
+    // Part 2: the ordering test under the null.
+    let t2 = Instant::now();
+    let smallest = sizes.iter().copied().min().unwrap_or(0);
+    for (di, d) in dists.iter().enumerate() {
+        for (ni, &n) in sizes.iter().enumerate() {
+            let t = Instant::now();
+            let nsb = Estimator::default_for(n, K) == Estimator::Nsb;
+            let b = if nsb {
+                args.nsb_ordering_resamples
+            } else {
+                args.resamples
+            };
+            let check_b = (nsb
+                && args.resample_check
+                && n == smallest
+                && args.resamples != args.nsb_ordering_resamples)
+                .then_some(args.resamples);
+            let outcomes = parallel(args.runs, args.threads, |r| {
+                let seed = stream_seed(args.seed, [2, di as u64, n, r as u64, 0]);
+                ordering_run(d, n, seed, b, check_b, args.resamples)
+            });
+            let count =
+                |f: &dyn Fn(&OrderingOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+            let cell = OrderingCell {
+                new: rate(count(&|o| o.holds_bca), args.runs),
+                old: rate(count(&|o| o.holds_old), args.runs),
+                check: check_b
+                    .map(|_| rate(count(&|o| o.holds_bca_check == Some(true)), args.runs)),
+                disagreements: count(&|o| o.holds_bca != o.p_below),
+            };
+            eprintln!(
+                "ordering {} N={n} (B={b}): {:.1}s, BCa {:.1}%, old {:.1}%",
+                d.name,
+                t.elapsed().as_secs_f64(),
+                cell.new.0,
+                cell.old.0
+            );
+            results.ordering[di][ni] = Some(cell);
+            results.ordering_secs = t2.elapsed().as_secs_f64();
+            publish(&results);
+        }
+    }
+    results.total_secs = Some(started.elapsed().as_secs_f64());
+    match &args.out {
+        None => print!("{}", render(&args, &dists, &date, &results)),
+        Some(_) => publish(&results),
+    }
+    eprintln!("total {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+}
+
+/// The generated Markdown, markers included; cells still to come show as "…".
+fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) -> String {
+    let pair_list = pairs();
+    let sizes = &args.sizes;
+    let pending = " … |";
     let mut md = String::new();
 
     let command = {
@@ -464,7 +584,7 @@ fn main() {
         "<!-- Generated by examples/calibration.rs; edit the text outside the markers. -->\n"
     );
     let _ = writeln!(md, "Command: `{command}`  ");
-    let _ = writeln!(md, "Date: {}  ", today());
+    let _ = writeln!(md, "Date: {date}  ");
     let _ = writeln!(
         md,
         "K = {K} outcomes; {} runs per (distribution, N); 95% two-sided intervals; {} bootstrap \
@@ -475,8 +595,6 @@ fn main() {
         NSB_BELOW_SAMPLES_PER_OUTCOME * K as u64
     );
 
-    // Part 1: coverage.
-    let t1 = Instant::now();
     let _ = writeln!(md, "### Coverage of the true entropy\n");
     let _ = writeln!(
         md,
@@ -488,39 +606,19 @@ fn main() {
         TARGET.1,
         NSB_BELOW_SAMPLES_PER_OUTCOME * K as u64,
     );
-    let mut default_summary: Vec<(String, u64, Cell)> = Vec::new();
-    for (di, d) in dists.iter().enumerate() {
-        let mut cells = vec![vec![Cell::default(); sizes.len()]; pair_list.len()];
-        for (ni, &n) in sizes.iter().enumerate() {
-            let t = Instant::now();
-            let made = parallel(args.runs, args.threads, |r| {
-                let seed = stream_seed(args.seed, [1, di as u64, n, r as u64, 0]);
-                coverage_run(d, n, seed, args.resamples)
-            });
-            for run in &made {
-                for (pi, &m) in run.iter().enumerate() {
-                    cells[pi][ni].add(m, d.entropy);
-                }
-            }
-            default_summary.push((d.name.to_string(), n, cells[0][ni]));
-            eprintln!(
-                "coverage {} N={n}: {:.1}s (default {:.1}%)",
-                d.name,
-                t.elapsed().as_secs_f64(),
-                cells[0][ni].coverage()
-            );
+    let header = |md: &mut String, first: &str| {
+        let _ = write!(md, "| {first} |");
+        for n in sizes {
+            let _ = write!(md, " N = {n} |");
         }
-        let header = |md: &mut String, first: &str| {
-            let _ = write!(md, "| {first} |");
-            for n in &sizes {
-                let _ = write!(md, " N = {n} |");
-            }
-            let _ = write!(md, "\n|---|");
-            for _ in &sizes {
-                let _ = write!(md, "---:|");
-            }
-            md.push('\n');
-        };
+        let _ = write!(md, "\n|---|");
+        for _ in sizes {
+            let _ = write!(md, "---:|");
+        }
+        md.push('\n');
+    };
+    for (di, d) in dists.iter().enumerate() {
+        let row = &results.coverage[di];
         let _ = writeln!(
             md,
             "#### {} — H = {:.4} nats (ln K = {:.4})\n\n{}. Largest p = {:.4}.\n",
@@ -533,7 +631,12 @@ fn main() {
         header(&mut md, "estimator + interval: coverage");
         for (pi, pair) in pair_list.iter().enumerate() {
             let _ = write!(md, "| {} |", pair.label());
-            for cell in &cells[pi] {
+            for cells in row {
+                let Some(cells) = cells else {
+                    md.push_str(pending);
+                    continue;
+                };
+                let cell = &cells[pi];
                 let c = cell.coverage();
                 let ok = if (TARGET.0..=TARGET.1).contains(&c) {
                     " ✓"
@@ -553,8 +656,13 @@ fn main() {
         header(&mut md, "mean width (nats)");
         for (pi, pair) in pair_list.iter().enumerate() {
             let _ = write!(md, "| {} |", pair.label());
-            for cell in &cells[pi] {
-                let _ = write!(md, " {:.3} |", cell.width / cell.runs);
+            for cells in row {
+                match cells {
+                    Some(cells) => {
+                        let _ = write!(md, " {:.3} |", cells[pi].width / cells[pi].runs);
+                    }
+                    None => md.push_str(pending),
+                }
             }
             md.push('\n');
         }
@@ -568,22 +676,25 @@ fn main() {
                 _ => continue,
             };
             let _ = write!(md, "| {label} |");
-            for cell in &cells[pi] {
-                let _ = write!(
-                    md,
-                    " {:+.3} / {:.3} |",
-                    cell.error / cell.runs,
-                    (cell.squared_error / cell.runs).sqrt()
-                );
+            for cells in row {
+                match cells {
+                    Some(cells) => {
+                        let cell = &cells[pi];
+                        let _ = write!(
+                            md,
+                            " {:+.3} / {:.3} |",
+                            cell.error / cell.runs,
+                            (cell.squared_error / cell.runs).sqrt()
+                        );
+                    }
+                    None => md.push_str(pending),
+                }
             }
             md.push('\n');
         }
         md.push('\n');
     }
-    let coverage_secs = t1.elapsed().as_secs_f64();
 
-    // Part 2: the ordering test under the null.
-    let t2 = Instant::now();
     let smallest = sizes.iter().copied().min().unwrap_or(0);
     let _ = writeln!(
         md,
@@ -599,63 +710,24 @@ fn main() {
         args.resamples
     );
     let _ = write!(md, "| distribution | rule |");
-    for n in &sizes {
+    for n in sizes {
         let _ = write!(md, " N = {n} |");
     }
     let _ = write!(md, "\n|---|---|");
-    for _ in &sizes {
+    for _ in sizes {
         let _ = write!(md, "---:|");
     }
     md.push('\n');
-    let mut check_rows: Vec<(String, Rate, Rate)> = Vec::new();
-    let mut disagreements = 0usize;
-    let mut ordering_summary: Vec<(String, u64, Rate, Rate)> = Vec::new();
     for (di, d) in dists.iter().enumerate() {
-        let mut new_cells = Vec::new();
-        let mut old_cells = Vec::new();
-        for &n in &sizes {
-            let t = Instant::now();
-            let nsb = Estimator::default_for(n, K) == Estimator::Nsb;
-            let b = if nsb {
-                args.nsb_ordering_resamples
-            } else {
-                args.resamples
-            };
-            let check_b = (nsb
-                && args.resample_check
-                && n == smallest
-                && args.resamples != args.nsb_ordering_resamples)
-                .then_some(args.resamples);
-            let outcomes = parallel(args.runs, args.threads, |r| {
-                let seed = stream_seed(args.seed, [2, di as u64, n, r as u64, 0]);
-                ordering_run(d, n, seed, b, check_b, args.resamples)
-            });
-            let count =
-                |f: &dyn Fn(&OrderingOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-            let new = rate(count(&|o| o.holds_bca), args.runs);
-            let old = rate(count(&|o| o.holds_old), args.runs);
-            disagreements += count(&|o| o.holds_bca != o.p_below);
-            if check_b.is_some() {
-                let checked = rate(count(&|o| o.holds_bca_check == Some(true)), args.runs);
-                check_rows.push((format!("{} N = {n}", d.name), new, checked));
-            }
-            ordering_summary.push((d.name.to_string(), n, new, old));
-            eprintln!(
-                "ordering {} N={n} (B={b}): {:.1}s, BCa {:.1}%, old {:.1}%",
-                d.name,
-                t.elapsed().as_secs_f64(),
-                new.0,
-                old.0
-            );
-            new_cells.push(new);
-            old_cells.push(old);
-        }
-        for (rule, cells) in [
-            ("BCa difference", &new_cells),
-            ("old: no overlap", &old_cells),
-        ] {
+        let row = &results.ordering[di];
+        for (rule, new) in [("BCa difference", true), ("old: no overlap", false)] {
             let _ = write!(md, "| {} | {rule} |", d.name);
-            for &(p, se) in cells {
+            for cell in row {
+                let Some(cell) = cell else {
+                    md.push_str(pending);
+                    continue;
+                };
+                let (p, se) = if new { cell.new } else { cell.old };
                 let verdict = if p / 100.0 <= ALPHA + 1.96 * se / 100.0 {
                     ""
                 } else {
@@ -667,12 +739,24 @@ fn main() {
         }
     }
     md.push('\n');
+    let done: Vec<&OrderingCell> = results.ordering.iter().flatten().flatten().collect();
+    let disagreements: usize = done.iter().map(|c| c.disagreements).sum();
     let _ = writeln!(
         md,
         "The interval rule and `p_greater(0, BCa) < 0.025` disagreed in {disagreements} of {} \
          tests (they agree up to the replicate grid).\n",
-        args.runs * sizes.len() * dists.len()
+        args.runs * done.len()
     );
+    let check_rows: Vec<(String, Rate, Rate)> = dists
+        .iter()
+        .zip(&results.ordering)
+        .flat_map(|(d, row)| {
+            sizes.iter().zip(row).filter_map(move |(n, cell)| {
+                let cell = cell.as_ref()?;
+                Some((format!("{} N = {n}", d.name), cell.new, cell.check?))
+            })
+        })
+        .collect();
     if !check_rows.is_empty() {
         let _ = writeln!(
             md,
@@ -689,62 +773,72 @@ fn main() {
         }
         md.push('\n');
     }
-    let ordering_secs = t2.elapsed().as_secs_f64();
 
-    // Headline: the default and the ordering test side by side.
     let _ = writeln!(
         md,
         "### Headline\n\n| distribution | N | default figure | coverage % | BCa-difference FPR % | \
          old-rule FPR % |\n|---|---:|---|---:|---:|---:|"
     );
-    for ((name, n, cell), (_, _, new, old)) in default_summary.iter().zip(&ordering_summary) {
-        let e = Estimator::default_for(*n, K);
-        let how = if e == Estimator::Nsb {
-            "nsb + posterior"
-        } else {
-            "grassberger + bca"
-        };
-        let _ = writeln!(
-            md,
-            "| {name} | {n} | {how} | {:.1} ± {:.1} | {:.1} ± {:.1} | {:.1} ± {:.1} |",
-            cell.coverage(),
-            cell.coverage_se(),
-            new.0,
-            new.1,
-            old.0,
-            old.1
-        );
-    }
-    let total = started.elapsed().as_secs_f64();
-    let _ = writeln!(
-        md,
-        "\nRuntime: {:.1} min wall-clock on {} thread(s) (coverage {:.1} min, ordering test \
-         {:.1} min).",
-        total / 60.0,
-        args.threads,
-        coverage_secs / 60.0,
-        ordering_secs / 60.0
-    );
-    let _ = writeln!(md, "{END}");
-
-    match &args.out {
-        None => print!("{md}"),
-        Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(old) => match (old.find(BEGIN), old.find(END)) {
-                    (Some(b), Some(e)) if b < e => {
-                        format!("{}{}{}", &old[..b], md.trim_end(), &old[e + END.len()..])
-                    }
-                    _ => format!("{old}\n{md}"),
-                },
-                Err(_) => format!("# Calibration of the entropy intervals\n\n{md}"),
+    let show = |r: Option<Rate>| r.map_or("…".to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
+    for (di, d) in dists.iter().enumerate() {
+        for (ni, &n) in sizes.iter().enumerate() {
+            let how = if Estimator::default_for(n, K) == Estimator::Nsb {
+                "nsb + posterior"
+            } else {
+                "grassberger + bca"
             };
-            std::fs::write(path, text).unwrap_or_else(|e| {
-                eprintln!("failed to write {}: {e}", path.display());
-                std::process::exit(2);
-            });
-            eprintln!("wrote {}", path.display());
+            let coverage = results.coverage[di][ni]
+                .as_ref()
+                .map(|cells| (cells[0].coverage(), cells[0].coverage_se()));
+            let ordering = results.ordering[di][ni].as_ref();
+            let _ = writeln!(
+                md,
+                "| {} | {n} | {how} | {} | {} | {} |",
+                d.name,
+                show(coverage),
+                show(ordering.map(|c| c.new)),
+                show(ordering.map(|c| c.old))
+            );
         }
     }
-    eprintln!("total {:.1} min", total / 60.0);
+    match results.total_secs {
+        Some(total) => {
+            let _ = writeln!(
+                md,
+                "\nRuntime: {:.1} min wall-clock on {} thread(s) (coverage {:.1} min, ordering \
+                 test {:.1} min).",
+                total / 60.0,
+                args.threads,
+                results.coverage_secs / 60.0,
+                results.ordering_secs / 60.0
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "\nRuntime: still running (the cells marked … are to come)."
+            );
+        }
+    }
+    let _ = writeln!(md, "{END}");
+    md
+}
+
+/// Puts `md` between the markers of `path` (or makes the file), keeping the text around them.
+fn write_out(path: &std::path::Path, md: &str) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(old) => match (old.find(BEGIN), old.find(END)) {
+            (Some(b), Some(e)) if b < e => {
+                format!("{}{}{}", &old[..b], md.trim_end(), &old[e + END.len()..])
+            }
+            _ => format!("{old}\n{md}"),
+        },
+        Err(_) => format!("# Calibration of the entropy intervals\n\n{md}"),
+    };
+    // Through a temporary file and a rename, so a reader (or an interruption) never sees half.
+    let tmp = path.with_extension("md.tmp");
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        eprintln!("failed to write {}: {e}", path.display());
+        std::process::exit(2);
+    }
 }
