@@ -24,7 +24,9 @@ use clap::Parser;
 use modecollapse::measure::entropy_figure;
 use modecollapse::stats::entropy_nats;
 use modecollapse::stats::estimators::{Estimator, NSB_BELOW_SAMPLES_PER_OUTCOME};
-use modecollapse::stats::intervals::delta_method_plug_in;
+use modecollapse::stats::intervals::{
+    bootstrap_replicates, delta_method_plug_in, percentile_interval,
+};
 use modecollapse::stats::rng::Rng;
 use modecollapse::stats::two_sample::{DifferenceMethod, bootstrap_difference};
 use std::cell::RefCell;
@@ -47,6 +49,15 @@ const TARGET: (f64, f64) = (93.0, 97.0);
 const ALPHA: f64 = 0.05;
 const BEGIN: &str = "<!-- calibration:begin -->";
 const END: &str = "<!-- calibration:end -->";
+const CANDIDATES_BEGIN: &str = "<!-- calibration-candidates:begin -->";
+const CANDIDATES_END: &str = "<!-- calibration-candidates:end -->";
+/// The estimators that are bootstrapped.
+const BOOTSTRAPPED: [Estimator; 4] = [
+    Estimator::PlugIn,
+    Estimator::MillerMadow,
+    Estimator::Grassberger,
+    Estimator::ChaoShen,
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Coverage of the entropy intervals and FPR of the ordering test, by simulation")]
@@ -72,6 +83,10 @@ struct Args {
     /// draws, to show what the smaller B changes.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     resample_check: bool,
+    /// Instead of the study above, measure intervals the code does not offer (on the same
+    /// draws as the coverage tables) and write them between their own markers.
+    #[arg(long)]
+    candidates: bool,
     /// Worker threads (the runs are independent; the results do not depend on this).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -186,12 +201,7 @@ impl Pair {
 
 fn pairs() -> Vec<Pair> {
     let mut out = vec![Pair::Default];
-    for e in [
-        Estimator::PlugIn,
-        Estimator::MillerMadow,
-        Estimator::Grassberger,
-        Estimator::ChaoShen,
-    ] {
+    for e in BOOTSTRAPPED {
         out.push(Pair::Figure(e, "percentile"));
         out.push(Pair::Figure(e, "bca"));
     }
@@ -455,6 +465,10 @@ fn main() {
     let dists = distributions();
     let sizes = args.sizes.clone();
     let date = today();
+    if args.candidates {
+        candidates(&args, &dists, &date);
+        return;
+    }
     let mut results = Results {
         coverage: vec![vec![None; sizes.len()]; dists.len()],
         ordering: (0..dists.len())
@@ -467,7 +481,7 @@ fn main() {
     // Written after every cell, so an interrupted run leaves what it had.
     let publish = |results: &Results| {
         if let Some(path) = &args.out {
-            write_out(path, &render(&args, &dists, &date, results));
+            write_out(path, &render(&args, &dists, &date, results), BEGIN, END);
         }
     };
 
@@ -824,12 +838,13 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
     md
 }
 
-/// Puts `md` between the markers of `path` (or makes the file), keeping the text around them.
-fn write_out(path: &std::path::Path, md: &str) {
+/// Puts `md` (which starts with `begin` and ends with `end`) between those markers of `path`
+/// (or makes the file), keeping the text around them.
+fn write_out(path: &std::path::Path, md: &str, begin: &str, end: &str) {
     let text = match std::fs::read_to_string(path) {
-        Ok(old) => match (old.find(BEGIN), old.find(END)) {
+        Ok(old) => match (old.find(begin), old.find(end)) {
             (Some(b), Some(e)) if b < e => {
-                format!("{}{}{}", &old[..b], md.trim_end(), &old[e + END.len()..])
+                format!("{}{}{}", &old[..b], md.trim_end(), &old[e + end.len()..])
             }
             _ => format!("{old}\n{md}"),
         },
@@ -840,5 +855,126 @@ fn write_out(path: &std::path::Path, md: &str) {
     if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
         eprintln!("failed to write {}: {e}", path.display());
         std::process::exit(2);
+    }
+}
+
+/// The candidate interval on one sample, per bootstrapped estimator: the bootstrap's own truth
+/// is the plug-in entropy of the sample, H(p̂), not the estimate θ̂, so the error θ̂ − H is
+/// mimicked by θ̂* − H(p̂) and the interval is [θ̂ − (q₉₇.₅ − H(p̂)), θ̂ − (q₂.₅ − H(p̂))] (the
+/// "basic" interval, centred where the bootstrap is), widened to contain θ̂ and clipped to
+/// [0, ln K] like the figures. Same draws and bootstrap stream as [`coverage_run`].
+fn candidate_run(d: &Distribution, n: u64, seed: u64, resamples: usize) -> Vec<Made> {
+    let mut rng = Rng::seeded(seed);
+    let counts = d.draw(n, &mut rng);
+    let boot_seed = rng.next_u64();
+    let ln_k = (K as f64).ln();
+    let h0 = Estimator::PlugIn
+        .estimate(&counts, K)
+        .expect("valid counts");
+    BOOTSTRAPPED
+        .into_iter()
+        .map(|e| {
+            let stat = |c: &[u64]| e.estimate(c, K).unwrap_or(f64::NAN);
+            let replicates =
+                bootstrap_replicates(&counts, &stat, resamples, boot_seed).expect("valid counts");
+            let (q_lo, q_hi) = percentile_interval(&replicates, LEVEL).expect("finite");
+            let estimate = stat(&counts);
+            let low = (estimate + h0 - q_hi).min(estimate).clamp(0.0, ln_k);
+            let high = (estimate + h0 - q_lo).max(estimate).clamp(0.0, ln_k);
+            (low, high, estimate)
+        })
+        .collect()
+}
+
+/// The candidate study: coverage and width of [`candidate_run`]'s intervals.
+fn candidates(args: &Args, dists: &[Distribution], date: &str) {
+    let started = Instant::now();
+    let sizes = &args.sizes;
+    let mut md = String::new();
+    let _ = writeln!(md, "{CANDIDATES_BEGIN}");
+    let _ = writeln!(
+        md,
+        "<!-- Generated by examples/calibration.rs --candidates; edit the text outside the \
+         markers. -->\n"
+    );
+    let mut command = format!(
+        "cargo run --release --example calibration -- --candidates --runs {} --sizes {} \
+         --resamples {} --threads {} --seed {}",
+        args.runs,
+        sizes
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        args.resamples,
+        args.threads,
+        args.seed
+    );
+    if let Some(out) = &args.out {
+        let _ = write!(command, " --out {}", out.display());
+    }
+    let _ = writeln!(md, "Command: `{command}`  \nDate: {date}  ");
+    let _ = writeln!(
+        md,
+        "Not offered by the code: the bootstrap interval centred on the plug-in entropy of the \
+         sample (the bootstrap's own truth), [θ̂ − (q₉₇.₅ − H(p̂)), θ̂ − (q₂.₅ − H(p̂))], on the \
+         same draws and bootstrap streams as the coverage tables ({} runs, B = {}). Cell: \
+         coverage % ± MC s.e. (% entirely below the truth) · mean width.\n",
+        args.runs, args.resamples
+    );
+    for (di, d) in dists.iter().enumerate() {
+        let mut cells = vec![vec![Cell::default(); sizes.len()]; BOOTSTRAPPED.len()];
+        for (ni, &n) in sizes.iter().enumerate() {
+            let made = parallel(args.runs, args.threads, |r| {
+                let seed = stream_seed(args.seed, [1, di as u64, n, r as u64, 0]);
+                candidate_run(d, n, seed, args.resamples)
+            });
+            for run in &made {
+                for (ei, &m) in run.iter().enumerate() {
+                    cells[ei][ni].add(m, d.entropy);
+                }
+            }
+            eprintln!("candidates {} N={n}", d.name);
+        }
+        let _ = write!(md, "| {} (H = {:.4}) |", d.name, d.entropy);
+        for n in sizes {
+            let _ = write!(md, " N = {n} |");
+        }
+        let _ = write!(md, "\n|---|");
+        for _ in sizes {
+            let _ = write!(md, "---:|");
+        }
+        md.push('\n');
+        for (ei, e) in BOOTSTRAPPED.iter().enumerate() {
+            let _ = write!(md, "| {} + basic (plug-in centred) |", e.as_str());
+            for cell in &cells[ei] {
+                let c = cell.coverage();
+                let ok = if (TARGET.0..=TARGET.1).contains(&c) {
+                    " ✓"
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    md,
+                    " {c:.1} ± {:.1} ({:.1}↓){ok} · {:.3} |",
+                    cell.coverage_se(),
+                    100.0 * cell.below / cell.runs,
+                    cell.width / cell.runs
+                );
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(
+        md,
+        "Runtime: {:.1} min wall-clock on {} thread(s).",
+        started.elapsed().as_secs_f64() / 60.0,
+        args.threads
+    );
+    let _ = writeln!(md, "{CANDIDATES_END}");
+    match &args.out {
+        None => print!("{md}"),
+        Some(path) => write_out(path, &md, CANDIDATES_BEGIN, CANDIDATES_END),
     }
 }
