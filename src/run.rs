@@ -1,14 +1,18 @@
 //! Orchestration: specs × model sets → measurements → verdicts.
 
 use crate::error::{Error, MeasureError};
-use crate::measure::{Measurement, MeasurementTarget, measure};
+use crate::measure::{
+    DifferenceSettings, Measurement, MeasurementTarget, SampledDifference, measure,
+    sampled_difference,
+};
 use crate::source::Source;
 use crate::spec::{
-    Catalog, ClaimSpec, ClaimStatus, Condition, LoadedSpec, ModelEntry, ModelSet, ModelStatus,
-    Operand, Role, Selector,
+    Catalog, ClaimSpec, ClaimStatus, CmpOp, Condition, LoadedSpec, Method, ModelEntry, ModelSet,
+    ModelStatus, Operand, Role, Selector,
 };
 use crate::stats::Interval;
-use crate::verdict::{Verdict, compare, mode_is};
+use crate::stats::hypothesis::holm;
+use crate::verdict::{Verdict, compare, mode_is, test_verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -92,6 +96,26 @@ pub struct Evidence {
     pub margin: f64,
     /// The rule or reason.
     pub rule: String,
+    /// For two sampled figures: the test of their difference, which decides the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference: Option<Tested>,
+}
+
+/// A difference tested, with its p-values before and after the correction for the family of
+/// tests in this (claim, model set).
+#[derive(Debug, Serialize)]
+pub struct Tested {
+    /// The difference and its interval.
+    #[serde(flatten)]
+    pub difference: SampledDifference,
+    /// One-sided p-value of the expectation's direction.
+    pub p_value: f64,
+    /// That p-value after Holm's correction over every tested instance of the claim.
+    pub p_adjusted: f64,
+    /// One-sided p-value of the opposite direction (evidence that refutes), Holm-adjusted.
+    pub p_opposite_adjusted: f64,
+    /// The one-sided level each adjusted p-value is compared with: (1 − level) / 2.
+    pub alpha: f64,
 }
 
 /// One side of a comparison.
@@ -194,11 +218,12 @@ async fn run_on_set(
             });
         }
     }
-    let expectations = spec
+    let mut expectations: Vec<ExpectationResult> = spec
         .expect
         .iter()
         .map(|e| evaluate(spec, set, e, &measurements))
         .collect();
+    adjust_for_multiplicity(&mut expectations);
     Ok(SetResult {
         model_set: set.id.clone(),
         measurements,
@@ -291,6 +316,7 @@ fn evaluate(
                         rhs: None,
                         margin: 0.0,
                         rule: "a model is retired and was never recorded".into(),
+                        difference: None,
                     },
                 ),
                 Some(figures) => decide(spec, &e.condition, &selectors, &binding, &figures),
@@ -328,7 +354,7 @@ fn decide(
             let m = figures[0];
             let index = spec
                 .outcomes
-                .index_of_integer(*outcome)
+                .index_of(outcome)
                 .expect("validated against the outcome set");
             let (verdict, rule) = mode_is(m, index, *negated, &spec.outcomes);
             let lhs = Figure {
@@ -345,6 +371,7 @@ fn decide(
                     rhs: None,
                     margin: 0.0,
                     rule,
+                    difference: None,
                 },
             )
         }
@@ -368,7 +395,7 @@ fn decide(
                         let (m, entry) = (figures[next], binding[next]);
                         next += 1;
                         let iv = m
-                            .metric(*metric, &spec.outcomes)
+                            .metric(metric, &spec.outcomes)
                             .unwrap_or(Interval::exact(f64::NAN));
                         Figure {
                             label: format!("{metric}({selector})"),
@@ -386,7 +413,34 @@ fn decide(
                 low: f.low,
                 high: f.high,
             };
-            let (verdict, rule) = compare(as_iv(&l), *op, as_iv(&r), *margin);
+            let tested = two_sampled(spec, lhs, rhs, figures, *margin);
+            let (verdict, rule, difference) = match tested {
+                Some(Ok(d)) => {
+                    let (p_hold, p_refute) = match op {
+                        CmpOp::Gt | CmpOp::Ge => (d.p_greater, d.p_less),
+                        _ => (d.p_less, d.p_greater),
+                    };
+                    let alpha = one_sided_alpha(spec);
+                    let t = Tested {
+                        difference: d,
+                        p_value: p_hold,
+                        p_adjusted: p_hold,
+                        p_opposite_adjusted: p_refute,
+                        alpha,
+                    };
+                    let (verdict, rule) = test_verdict(t.p_adjusted, t.p_opposite_adjusted, alpha);
+                    (verdict, rule, Some(t))
+                }
+                Some(Err(e)) => (
+                    Verdict::Inconclusive,
+                    format!("the difference could not be tested: {e}"),
+                    None,
+                ),
+                None => {
+                    let (verdict, rule) = compare(as_iv(&l), *op, as_iv(&r), *margin);
+                    (verdict, rule, None)
+                }
+            };
             (
                 verdict,
                 Evidence {
@@ -394,8 +448,97 @@ fn decide(
                     rhs: Some(r),
                     margin: *margin,
                     rule,
+                    difference,
                 },
             )
+        }
+    }
+}
+
+/// The one-sided level of each test: half of what the two-sided interval leaves out, so that
+/// "p < α" and "the interval excludes the margin" agree.
+fn one_sided_alpha(spec: &ClaimSpec) -> f64 {
+    match spec.method {
+        Method::Sample { level, .. } => (1.0 - level) / 2.0,
+        _ => 0.025,
+    }
+}
+
+/// The test of `lhs − rhs` against the margin when both sides are the same metric of two
+/// sampled measurements.
+fn two_sampled(
+    spec: &ClaimSpec,
+    lhs: &Operand,
+    rhs: &Operand,
+    figures: &[&Measurement],
+    margin: f64,
+) -> Option<Result<SampledDifference, String>> {
+    let (Operand::Metric { metric: ml, .. }, Operand::Metric { metric: mr, .. }) = (lhs, rhs)
+    else {
+        return None;
+    };
+    if ml != mr || figures.len() != 2 {
+        return None;
+    }
+    let Method::Sample {
+        resamples,
+        seed,
+        level,
+        ..
+    } = spec.method
+    else {
+        return None;
+    };
+    let settings = DifferenceSettings {
+        resamples: resamples as usize,
+        seed,
+        level,
+    };
+    sampled_difference(ml, figures[0], figures[1], &spec.outcomes, margin, settings)
+}
+
+/// Holm's correction over every tested instance of the claim on this model set: each
+/// direction's p-values are adjusted as one family, and the verdicts decided again.
+fn adjust_for_multiplicity(expectations: &mut [ExpectationResult]) {
+    let tested: Vec<(usize, usize)> = expectations
+        .iter()
+        .enumerate()
+        .flat_map(|(e, r)| {
+            r.instances
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.evidence.difference.is_some())
+                .map(move |(i, _)| (e, i))
+        })
+        .collect();
+    if tested.len() < 2 {
+        return;
+    }
+    let get = |ex: &[ExpectationResult], (e, i): (usize, usize)| -> (f64, f64) {
+        let t = ex[e].instances[i]
+            .evidence
+            .difference
+            .as_ref()
+            .expect("filtered");
+        (t.p_value, t.p_opposite_adjusted)
+    };
+    let hold: Vec<f64> = tested.iter().map(|&at| get(expectations, at).0).collect();
+    let refute: Vec<f64> = tested.iter().map(|&at| get(expectations, at).1).collect();
+    let (Ok(hold), Ok(refute)) = (holm(&hold), holm(&refute)) else {
+        return;
+    };
+    for (n, &(e, i)) in tested.iter().enumerate() {
+        let instance = &mut expectations[e].instances[i];
+        let t = instance.evidence.difference.as_mut().expect("filtered");
+        t.p_adjusted = hold[n];
+        t.p_opposite_adjusted = refute[n];
+        let (verdict, rule) = test_verdict(t.p_adjusted, t.p_opposite_adjusted, t.alpha);
+        instance.verdict = verdict;
+        instance.evidence.rule = format!("{rule} (Holm over {} tests)", tested.len());
+    }
+    for r in expectations.iter_mut() {
+        if !r.instances.is_empty() {
+            r.verdict = Verdict::combine(r.instances.iter().map(|i| i.verdict));
         }
     }
 }

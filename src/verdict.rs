@@ -93,6 +93,26 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
     (verdict, rule.to_string())
 }
 
+/// Decides an expectation from the one-sided p-values of a test: holds when the (adjusted)
+/// p-value of its direction is below α, refuted when that of the opposite direction is, and
+/// inconclusive otherwise — a difference that is not significant never "holds".
+pub fn test_verdict(p_hold: f64, p_opposite: f64, alpha: f64) -> (Verdict, String) {
+    let verdict = if p_hold < alpha {
+        Verdict::Holds
+    } else if p_opposite < alpha {
+        Verdict::Refuted
+    } else {
+        Verdict::Inconclusive
+    };
+    (
+        verdict,
+        format!(
+            "holds if the adjusted one-sided p-value is below {alpha}; refuted if that of the \
+             opposite direction is"
+        ),
+    )
+}
+
 /// Decides `mode(x) == outcome` (or `!=` when `negated`).
 pub fn mode_is(
     m: &Measurement,

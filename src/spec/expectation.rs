@@ -6,6 +6,7 @@
 //! expectation := side op side
 //! side        := metric [("+" | "-") number] | number
 //! metric      := name "(" selector ["," outcome] ")"
+//! outcome     := integer | name
 //! name        := entropy | coverage | mode_prob | prob | mode
 //! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
 //! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
@@ -13,9 +14,10 @@
 //!
 //! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
 //! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
-//! margin; `mode` compares with an outcome by `==` or `!=` only.
+//! margin; `mode` compares with an outcome by `==` or `!=` only. Outcomes are integers (`97`)
+//! or names (`A` for the choice `" A"`, `leaves` for a classifier's outcome).
 
-use super::Role;
+use super::{OutcomeRef, Role};
 use serde::Serialize;
 
 /// Which models a metric is taken from.
@@ -37,7 +39,7 @@ impl std::fmt::Display for Selector {
 }
 
 /// A real-valued metric of one measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RealMetric {
     /// Entropy of the normalised outcome distribution, nats.
@@ -46,8 +48,8 @@ pub enum RealMetric {
     Coverage,
     /// Normalised probability of the most likely outcome.
     ModeProb,
-    /// Normalised probability of one outcome (an integer value).
-    Prob(u64),
+    /// Normalised probability of one outcome.
+    Prob(OutcomeRef),
 }
 
 impl std::fmt::Display for RealMetric {
@@ -124,8 +126,8 @@ pub enum Condition {
     ModeIs {
         /// Whose mode.
         selector: Selector,
-        /// The outcome value.
-        outcome: u64,
+        /// The outcome.
+        outcome: OutcomeRef,
         /// True for `!=`.
         negated: bool,
     },
@@ -146,8 +148,8 @@ impl Condition {
         }
     }
 
-    /// Outcome values the condition names (to check them against the outcome set).
-    pub fn outcomes(&self) -> Vec<u64> {
+    /// Outcomes the condition names (to check them against the outcome set).
+    pub fn outcomes(&self) -> Vec<OutcomeRef> {
         let mut out = Vec::new();
         match self {
             Condition::Compare { lhs, rhs, .. } => {
@@ -157,11 +159,11 @@ impl Condition {
                         ..
                     } = o
                     {
-                        out.push(*n);
+                        out.push(n.clone());
                     }
                 }
             }
-            Condition::ModeIs { outcome, .. } => out.push(*outcome),
+            Condition::ModeIs { outcome, .. } => out.push(outcome.clone()),
         }
         out
     }
@@ -242,10 +244,26 @@ enum Side {
     Call {
         name: String,
         selector: Selector,
-        arg: Option<(f64, String)>,
+        arg: Option<OutcomeArg>,
         offset: f64,
     },
     Number(f64, String),
+    Name(String),
+}
+
+/// An outcome as written: a number (checked to be an integer later) or a name.
+enum OutcomeArg {
+    Number(f64, String),
+    Name(String),
+}
+
+impl OutcomeArg {
+    fn resolve(self) -> Result<OutcomeRef, String> {
+        match self {
+            OutcomeArg::Number(v, s) => outcome_value(v, &s).map(OutcomeRef::Integer),
+            OutcomeArg::Name(n) => Ok(OutcomeRef::Name(n)),
+        }
+    }
 }
 
 struct Parser {
@@ -278,6 +296,7 @@ impl Parser {
                 Some(Token::Number(v, s)) => Ok(Side::Number(-v, format!("-{s}"))),
                 _ => Err("expected a number after `-`".into()),
             },
+            Some(Token::Ident(name)) if self.peek() != Some(&Token::LParen) => Ok(Side::Name(name)),
             Some(Token::Ident(name)) => {
                 self.expect(Token::LParen, &format!("`(` after `{name}`"))?;
                 let selector = match self.next() {
@@ -294,8 +313,13 @@ impl Parser {
                 let arg = if self.peek() == Some(&Token::Comma) {
                     self.pos += 1;
                     match self.next() {
-                        Some(Token::Number(v, s)) => Some((v, s)),
-                        _ => return Err(format!("expected an outcome after `,` in `{name}(…)`")),
+                        Some(Token::Number(v, s)) => Some(OutcomeArg::Number(v, s)),
+                        Some(Token::Ident(n)) => Some(OutcomeArg::Name(n)),
+                        _ => {
+                            return Err(format!(
+                                "expected an outcome (`97`, `A`, `leaves`) after `,` in `{name}(…)`"
+                            ));
+                        }
                     }
                 } else {
                     None
@@ -338,6 +362,9 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
 fn real_side(side: Side) -> Result<(Operand, f64), String> {
     match side {
         Side::Number(v, _) => Ok((Operand::Constant(v), 0.0)),
+        Side::Name(n) => Err(format!(
+            "`{n}` is not a metric; only `mode(…)` compares with an outcome name"
+        )),
         Side::Call {
             name,
             selector,
@@ -348,7 +375,7 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
                 ("entropy", None) => RealMetric::Entropy,
                 ("coverage", None) => RealMetric::Coverage,
                 ("mode_prob", None) => RealMetric::ModeProb,
-                ("prob", Some((v, s))) => RealMetric::Prob(outcome_value(v, &s)?),
+                ("prob", Some(arg)) => RealMetric::Prob(arg.resolve()?),
                 ("prob", None) => return Err("`prob` needs an outcome: `prob(sft, 97)`".into()),
                 ("mode", _) => {
                     return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into());
@@ -400,8 +427,12 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         if arg.is_some() || offset != 0.0 {
             return Err("`mode(…)` takes a role only and no offset".into());
         }
-        let Side::Number(v, s) = other else {
-            return Err("`mode(…)` compares with an outcome such as `97`".into());
+        let outcome = match other {
+            Side::Number(v, s) => OutcomeArg::Number(v, s),
+            Side::Name(n) => OutcomeArg::Name(n),
+            Side::Call { .. } => {
+                return Err("`mode(…)` compares with an outcome such as `97` or `A`".into());
+            }
         };
         let negated = match op {
             CmpOp::Eq => false,
@@ -410,7 +441,7 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         };
         return Ok(Condition::ModeIs {
             selector,
-            outcome: outcome_value(v, &s)?,
+            outcome: outcome.resolve()?,
             negated,
         });
     }
@@ -471,7 +502,7 @@ mod tests {
             parse_condition("mode(sft) == 97").unwrap(),
             Condition::ModeIs {
                 selector: Selector::Role(Role::Sft),
-                outcome: 97,
+                outcome: OutcomeRef::Integer(97),
                 negated: false
             }
         );
@@ -492,8 +523,21 @@ mod tests {
         assert!(matches!(c, Condition::Compare { margin, .. } if (margin - 0.1).abs() < 1e-12));
         assert_eq!(
             parse_condition("prob(sft, 97) > 0.5").unwrap().outcomes(),
-            vec![97]
+            vec![OutcomeRef::Integer(97)]
         );
+        assert_eq!(
+            parse_condition("prob(base, leaves) > prob(dpo, leaves)")
+                .unwrap()
+                .outcomes(),
+            vec![
+                OutcomeRef::Name("leaves".into()),
+                OutcomeRef::Name("leaves".into())
+            ]
+        );
+        assert!(matches!(
+            parse_condition("mode(base) == A").unwrap(),
+            Condition::ModeIs { outcome: OutcomeRef::Name(n), .. } if n == "A"
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! expectation uses but the spec does not list, a duplicate id) locate the offending text in
 //! the source.
 
-use super::{ClaimSpec, ModelSet, Selector};
+use super::{ClaimSpec, Method, ModelSet, Selector};
 use crate::error::{Location, SpecError, SpecProblem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -175,6 +175,16 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
             ));
         }
     }
+    if !spec.outcomes.decided_by_prefix() && !matches!(spec.method, Method::Sample { .. }) {
+        problems.push(at(
+            "method:",
+            format!(
+                "outcomes of kind `{}` judge a whole completion, so they need `kind: sample`; \
+                 `next_token` and `enumerate` measure integers and choices",
+                spec.outcomes.kind()
+            ),
+        ));
+    }
     if spec.expect.is_empty() {
         problems.push(at(
             "expect:",
@@ -194,7 +204,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
             }
         }
         for n in e.condition.outcomes() {
-            if spec.outcomes.index_of_integer(n).is_none() {
+            if spec.outcomes.index_of(&n).is_none() {
                 problems.push(here(format!(
                     "expectation `{}` names outcome {n}, which is not in the outcome set",
                     e.that

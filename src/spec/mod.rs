@@ -1,6 +1,7 @@
 //! Spec and model-set files: YAML types, parsing with locations, and validation.
 
 mod claim;
+mod classifier;
 mod expectation;
 mod load;
 mod model_set;
@@ -9,9 +10,13 @@ mod role;
 mod version;
 
 pub use claim::{ClaimSpec, ClaimStatus, Expectation, Method, PromptSpec};
+pub use classifier::Classifier;
 pub use expectation::{CmpOp, Condition, Operand, RealMetric, Selector, parse_condition};
 pub use load::{Catalog, LoadedModelSet, LoadedSpec, load_catalog, parse_model_set, parse_spec};
 pub use model_set::{Api, ModelEntry, ModelSet, ModelStatus, Provider};
-pub use outcome::{IntegerRange, MAX_OUTCOMES, OutcomeSet, PrefixState};
+pub use outcome::{
+    Category, CategoryList, ChoiceList, IntegerRange, MAX_OUTCOMES, OutcomeRef, OutcomeSet,
+    PrefixState,
+};
 pub use role::Role;
 pub use version::{CURRENT_VERSION, Version};
