@@ -51,6 +51,9 @@ pub fn sampled_difference(
     margin: f64,
     settings: DifferenceSettings,
 ) -> Option<Result<SampledDifference, String>> {
+    if metric.across_prompts_only() {
+        return None;
+    }
     let (sa, sb) = (a.sampled.as_ref()?, b.sampled.as_ref()?);
     let k = outcomes.len();
     // The last slot holds the completions that are no outcome (for coverage).
@@ -88,6 +91,7 @@ pub fn sampled_difference(
                 Some(i) => v[i] as f64 / inside.max(1) as f64,
                 None => f64::NAN,
             },
+            RealMetric::Ece | RealMetric::Accuracy => f64::NAN,
         }
     };
     let method = if sa.interval == "percentile" {

@@ -130,6 +130,7 @@ impl Measurement {
             RealMetric::Coverage => Some(self.coverage),
             RealMetric::ModeProb => Some(self.mode_prob),
             RealMetric::Prob(n) => outcomes.index_of(n).map(|i| self.shares[i]),
+            RealMetric::Ece | RealMetric::Accuracy => None,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! side        := metric [("+" | "-") number] | number
 //! metric      := name "(" selector ["," outcome] ")"
 //! outcome     := integer | name
-//! name        := entropy | coverage | mode_prob | prob | mode
+//! name        := entropy | coverage | mode_prob | prob | mode | ece | accuracy
 //! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
 //! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
 //! ```
@@ -50,6 +50,18 @@ pub enum RealMetric {
     ModeProb,
     /// Normalised probability of one outcome.
     Prob(OutcomeRef),
+    /// Expected calibration error across prompts (10 equal-width bins of the mode's share
+    /// against whether the mode is the prompt's answer); `over: pooled` only.
+    Ece,
+    /// Share of prompts whose mode is their answer; `over: pooled` only.
+    Accuracy,
+}
+
+impl RealMetric {
+    /// Whether the metric exists only across prompts (`ece`, `accuracy`).
+    pub fn across_prompts_only(&self) -> bool {
+        matches!(self, RealMetric::Ece | RealMetric::Accuracy)
+    }
 }
 
 impl std::fmt::Display for RealMetric {
@@ -59,6 +71,8 @@ impl std::fmt::Display for RealMetric {
             RealMetric::Coverage => f.write_str("coverage"),
             RealMetric::ModeProb => f.write_str("mode_prob"),
             RealMetric::Prob(n) => write!(f, "prob[{n}]"),
+            RealMetric::Ece => f.write_str("ece"),
+            RealMetric::Accuracy => f.write_str("accuracy"),
         }
     }
 }
@@ -145,6 +159,20 @@ impl Condition {
                 })
                 .collect(),
             Condition::ModeIs { selector, .. } => vec![*selector],
+        }
+    }
+
+    /// The real-valued metrics the condition uses.
+    pub fn metrics(&self) -> Vec<&RealMetric> {
+        match self {
+            Condition::Compare { lhs, rhs, .. } => [lhs, rhs]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric { metric, .. } => Some(metric),
+                    Operand::Constant(_) => None,
+                })
+                .collect(),
+            Condition::ModeIs { .. } => Vec::new(),
         }
     }
 
@@ -375,17 +403,19 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
                 ("entropy", None) => RealMetric::Entropy,
                 ("coverage", None) => RealMetric::Coverage,
                 ("mode_prob", None) => RealMetric::ModeProb,
+                ("ece", None) => RealMetric::Ece,
+                ("accuracy", None) => RealMetric::Accuracy,
                 ("prob", Some(arg)) => RealMetric::Prob(arg.resolve()?),
                 ("prob", None) => return Err("`prob` needs an outcome: `prob(sft, 97)`".into()),
                 ("mode", _) => {
                     return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into());
                 }
-                ("entropy" | "coverage" | "mode_prob", Some(_)) => {
+                ("entropy" | "coverage" | "mode_prob" | "ece" | "accuracy", Some(_)) => {
                     return Err(format!("`{name}(…)` takes a role only"));
                 }
                 _ => {
                     return Err(format!(
-                        "unknown metric `{name}`; expected entropy, coverage, mode, mode_prob or prob"
+                        "unknown metric `{name}`; expected entropy, coverage, mode, mode_prob, prob, ece or accuracy"
                     ));
                 }
             };

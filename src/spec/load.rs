@@ -5,7 +5,10 @@
 //! expectation uses but the spec does not list, a duplicate id) locate the offending text in
 //! the source.
 
-use super::{ClaimSpec, Method, ModelSet, Selector};
+use super::dataset::{MAX_DATASET_BYTES, prompts_from, resolve};
+use super::{
+    ClaimSpec, Condition, Dataset, Method, ModelSet, OutcomeRef, Over, PromptSpec, Selector,
+};
 use crate::error::{Location, SpecError, SpecProblem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -138,13 +141,22 @@ fn top_level_key(text: &str, key: &str) -> Option<usize> {
 
 /// Parses one spec file's text. Cross-field checks are included; cross-file ones are not.
 pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>> {
-    let spec: ClaimSpec =
+    let mut spec: ClaimSpec =
         serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
     let mut problems = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
         problem(path, line, column, message)
     };
+    if let Some(dataset) = &spec.dataset {
+        if !spec.prompts.is_empty() {
+            return Err(vec![at(
+                "dataset:",
+                "a spec lists `prompts` or takes them from a `dataset`, not both".into(),
+            )]);
+        }
+        spec.prompts = load_dataset(dataset, path).map_err(|m| vec![at("dataset:", m)])?;
+    }
     if !valid_id(&spec.id) {
         problems.push(at(
             "id:",
@@ -155,7 +167,10 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
         ));
     }
     if spec.prompts.is_empty() {
-        problems.push(at("prompts:", "a spec needs at least one prompt".into()));
+        problems.push(at(
+            "prompts:",
+            "a spec needs at least one prompt (or a `dataset`)".into(),
+        ));
     }
     if spec.roles.is_empty() {
         problems.push(at("roles:", "a spec needs at least one role".into()));
@@ -211,6 +226,47 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
                 )));
             }
         }
+        for m in e.condition.metrics() {
+            if m.across_prompts_only() && e.over != Over::Pooled {
+                problems.push(here(format!(
+                    "expectation `{}`: `{m}` exists only across prompts; add `over: pooled`",
+                    e.that
+                )));
+            }
+            if m.across_prompts_only() {
+                for p in spec.prompts_of(e) {
+                    let known = p
+                        .answer
+                        .as_deref()
+                        .and_then(|a| spec.outcomes.index_of(&outcome_ref(a)));
+                    if known.is_none() {
+                        problems.push(here(format!(
+                            "expectation `{}`: `{m}` needs every prompt's `answer` in the \
+                             outcome set; prompt `{}` has {}",
+                            e.that,
+                            p.name,
+                            p.answer
+                                .as_deref()
+                                .map_or("none".to_string(), |a| format!("`{a}`"))
+                        )));
+                        break;
+                    }
+                }
+            }
+        }
+        if matches!(e.over, Over::Paired | Over::Pooled)
+            && matches!(e.condition, Condition::ModeIs { .. })
+        {
+            problems.push(here(format!(
+                "expectation `{}`: `over: {}` compares metrics such as entropy, not modes",
+                e.that,
+                if e.over == Over::Paired {
+                    "paired"
+                } else {
+                    "pooled"
+                }
+            )));
+        }
         for name in e.prompts.iter().flatten() {
             if !spec.prompts.iter().any(|p| &p.name == name) {
                 problems.push(here(format!(
@@ -225,6 +281,38 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
     } else {
         Err(problems)
     }
+}
+
+/// An answer as an outcome: a number for integer sets, else a name.
+pub(crate) fn outcome_ref(answer: &str) -> OutcomeRef {
+    match answer.parse::<u64>() {
+        Ok(n) => OutcomeRef::Integer(n),
+        Err(_) => OutcomeRef::Name(answer.to_string()),
+    }
+}
+
+/// Reads a spec's data file; the project is the directory above the spec's folder.
+fn load_dataset(dataset: &Dataset, spec_path: &Path) -> Result<Vec<PromptSpec>, String> {
+    let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
+    let spec_dir = if spec_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        spec_dir
+    };
+    let root = spec_dir.join("..");
+    let real = resolve(dataset, spec_path, &root)?;
+    let meta = std::fs::metadata(&real)
+        .map_err(|e| format!("failed to read dataset file `{}`: {e}", dataset.file))?;
+    if meta.len() > MAX_DATASET_BYTES {
+        return Err(format!(
+            "dataset file `{}` is {} bytes; at most {MAX_DATASET_BYTES} are accepted",
+            dataset.file,
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(&real)
+        .map_err(|e| format!("failed to read dataset file `{}`: {e}", dataset.file))?;
+    prompts_from(dataset, &dataset.file, &text)
 }
 
 /// Parses one model-set file's text.

@@ -2,6 +2,7 @@
 
 mod claim;
 mod classifier;
+mod dataset;
 mod expectation;
 mod load;
 mod model_set;
@@ -9,9 +10,10 @@ mod outcome;
 mod role;
 mod version;
 
-pub use claim::{ClaimSpec, ClaimStatus, Expectation, Method, PromptSpec};
+pub use claim::{ClaimSpec, ClaimStatus, Dataset, Expectation, Method, Over, PromptSpec};
 pub use classifier::Classifier;
 pub use expectation::{CmpOp, Condition, Operand, RealMetric, Selector, parse_condition};
+pub(crate) use load::outcome_ref;
 pub use load::{Catalog, LoadedModelSet, LoadedSpec, load_catalog, parse_model_set, parse_spec};
 pub use model_set::{Api, ModelEntry, ModelSet, ModelStatus, Provider};
 pub use outcome::{
