@@ -74,12 +74,12 @@ pub fn prompts_from(dataset: &Dataset, shown: &str, text: &str) -> Result<Vec<Pr
         if !row.is_object() {
             return Err(at("expected one JSON object per line".into()));
         }
-        let name = scalar(&row, &dataset.name).map_err(|e| at(e))?;
+        let name = scalar(&row, &dataset.name).map_err(&at)?;
         let answer = match &dataset.answer {
-            Some(field) => Some(scalar(&row, field).map_err(|e| at(e))?),
+            Some(field) => Some(scalar(&row, field).map_err(&at)?),
             None => None,
         };
-        let text = fill(&dataset.template, &row).map_err(|e| at(e))?;
+        let text = fill(&dataset.template, &row).map_err(&at)?;
         prompts.push(PromptSpec { name, text, answer });
     }
     if prompts.is_empty() {
