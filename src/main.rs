@@ -106,8 +106,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { specs } => {
             let catalog = project.load(&specs, &[])?;
             emit(&format!(
-                "ok: {} spec(s), {} model set(s)\n",
+                "ok: {} spec(s), {} not testable, {} model set(s)\n",
                 catalog.specs.len(),
+                catalog.untestable.len(),
                 catalog.model_sets.len()
             ))?;
             Ok(ExitCode::Ok)
@@ -124,6 +125,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     format!("{:?}", s.spec.status).to_lowercase(),
                     roles.join(","),
                     s.path.display()
+                );
+            }
+            for u in &catalog.untestable {
+                let _ = writeln!(
+                    out,
+                    "  {:<36} {:<8} {:<22} {}",
+                    u.spec.id,
+                    "not testable",
+                    "",
+                    u.path.display()
                 );
             }
             out.push_str("model sets:\n");

@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 pub struct RunResult {
     /// Claims in spec-id order.
     pub claims: Vec<ClaimResult>,
+    /// Claims that cannot be tested through an API, listed with their reasons.
+    pub untestable: Vec<crate::spec::LoadedUntestable>,
 }
 
 /// One claim evaluated on the model sets that bind its roles.
@@ -102,6 +104,28 @@ pub struct Evidence {
     /// For two sampled figures: the test of their difference, which decides the verdict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub difference: Option<Tested>,
+    /// For `kl_bound`: the divergences and the bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<DivergenceEvidence>,
+}
+
+/// Footnote 3's bound, computed on the two normalised point distributions over the outcome set.
+#[derive(Debug, Serialize)]
+pub struct DivergenceEvidence {
+    /// KL(P‖Q), nats (infinite when Q misses an outcome P has; serialised as null then).
+    pub kl: f64,
+    /// Total variation distance.
+    pub tv: f64,
+    /// Jensen–Shannon divergence, nats.
+    pub js: f64,
+    /// Pinsker's bound on TV from KL, √(KL/2) capped at 1.
+    pub pinsker_tv: f64,
+    /// The Fannes–Audenaert bound on |H(P) − H(Q)| at Pinsker's TV.
+    pub bound: f64,
+    /// |H(P) − H(Q)|.
+    pub gap: f64,
+    /// bound − gap.
+    pub slack: f64,
 }
 
 /// A difference tested, with its p-values before and after the correction for the family of
@@ -184,7 +208,10 @@ pub async fn run(catalog: &Catalog, source: &Source) -> Result<RunResult, Error>
             model_sets,
         });
     }
-    Ok(RunResult { claims })
+    Ok(RunResult {
+        claims,
+        untestable: catalog.untestable.clone(),
+    })
 }
 
 async fn run_on_set(
@@ -324,9 +351,13 @@ fn evaluate(
                         margin: 0.0,
                         rule: "a model is retired and was never recorded".into(),
                         difference: None,
+                        divergence: None,
                     },
                 ),
-                Some(figures) => decide(spec, &e.condition, &selectors, &binding, &figures),
+                Some(figures) => {
+                    let decided = decide(spec, &e.condition, &selectors, &binding, &figures);
+                    below_coverage(e.min_coverage, &binding, &figures, decided)
+                }
             };
             instances.push(Instance {
                 prompt: prompt.name.clone(),
@@ -414,6 +445,7 @@ fn evaluate_across<'m>(
                     margin: *margin,
                     rule: "a model is retired and was never recorded".into(),
                     difference: None,
+                    divergence: None,
                 },
             });
             continue;
@@ -529,6 +561,7 @@ fn evaluate_across<'m>(
                 margin: *margin,
                 rule,
                 difference,
+                divergence: None,
             },
         });
     }
@@ -584,6 +617,7 @@ fn decide(
     figures: &[&Measurement],
 ) -> (Verdict, Evidence) {
     match condition {
+        Condition::KlBound { .. } => kl_bound(spec, selectors, binding, figures),
         Condition::ModeIs {
             outcome, negated, ..
         } => {
@@ -608,6 +642,7 @@ fn decide(
                     margin: 0.0,
                     rule,
                     difference: None,
+                    divergence: None,
                 },
             )
         }
@@ -685,6 +720,7 @@ fn decide(
                     margin: *margin,
                     rule,
                     difference,
+                    divergence: None,
                 },
             )
         }
@@ -777,4 +813,123 @@ fn adjust_for_multiplicity(expectations: &mut [ExpectationResult]) {
             r.verdict = combine(r.over, &r.instances);
         }
     }
+}
+
+/// `kl_bound(a, b)`: footnote 3 on the two measured distributions.
+fn kl_bound(
+    spec: &ClaimSpec,
+    selectors: &[Selector],
+    binding: &[&ModelEntry],
+    figures: &[&Measurement],
+) -> (Verdict, Evidence) {
+    use crate::stats::divergence::{
+        entropy_gap_bound_from_kl, jensen_shannon, kl, pinsker_tv_bound, total_variation,
+    };
+    let dist = |m: &Measurement| -> Vec<f64> {
+        let p: Vec<f64> = m.shares.iter().map(|s| s.point.max(0.0)).collect();
+        let total: f64 = p.iter().sum();
+        if total > 0.0 {
+            p.iter().map(|x| x / total).collect()
+        } else {
+            p
+        }
+    };
+    let (p, q) = (dist(figures[0]), dist(figures[1]));
+    let k = spec.outcomes.len();
+    let computed = (|| {
+        let kl_pq = kl(&p, &q)?;
+        let tv = total_variation(&p, &q)?;
+        let js = jensen_shannon(&p, &q)?;
+        let pinsker = pinsker_tv_bound(kl_pq)?;
+        let bound = entropy_gap_bound_from_kl(kl_pq, k)?;
+        Ok::<_, crate::stats::divergence::DivergenceError>((kl_pq, tv, js, pinsker, bound))
+    })();
+    let h = |d: &[f64]| crate::stats::entropy_nats(d);
+    let gap = (h(&p) - h(&q)).abs();
+    let figure = |label: &str, model: Option<String>, v: f64| Figure {
+        label: label.to_string(),
+        model,
+        point: v,
+        low: v,
+        high: v,
+    };
+    match computed {
+        Ok((kl_pq, tv, js, pinsker, bound)) => {
+            // The inequality is a theorem; the tolerance covers rounding in the two entropies.
+            let holds = gap <= bound + 1e-9;
+            (
+                if holds {
+                    Verdict::Holds
+                } else {
+                    Verdict::Refuted
+                },
+                Evidence {
+                    lhs: Some(figure(
+                        &format!("|H({}) - H({})|", selectors[0], selectors[1]),
+                        Some(format!("{} vs {}", binding[0].name, binding[1].name)),
+                        gap,
+                    )),
+                    rhs: Some(figure("bound from KL", None, bound)),
+                    margin: 0.0,
+                    rule: format!(
+                        "holds if |H(P) - H(Q)| <= T ln(K-1) + h(T) with T = min(1, sqrt(KL(P||Q)/2)) \
+                         (Pinsker, then Fannes-Audenaert; K = {k}); KL = {kl_pq:.4}, TV = {tv:.4}, \
+                         slack = {:.4}",
+                        bound - gap
+                    ),
+                    difference: None,
+                    divergence: Some(DivergenceEvidence {
+                        kl: kl_pq,
+                        tv,
+                        js,
+                        pinsker_tv: pinsker,
+                        bound,
+                        gap,
+                        slack: bound - gap,
+                    }),
+                },
+            )
+        }
+        Err(e) => (
+            Verdict::Inconclusive,
+            Evidence {
+                lhs: None,
+                rhs: None,
+                margin: 0.0,
+                rule: format!("failed to compute the divergences: {e}"),
+                difference: None,
+                divergence: None,
+            },
+        ),
+    }
+}
+
+/// An instance whose models put too little probability on the outcome set is inconclusive,
+/// whatever its figures say (the post's caveat on text-davinci-002 and " 0".." 100").
+fn below_coverage(
+    min: Option<f64>,
+    binding: &[&ModelEntry],
+    figures: &[&Measurement],
+    (verdict, mut evidence): (Verdict, Evidence),
+) -> (Verdict, Evidence) {
+    let Some(min) = min else {
+        return (verdict, evidence);
+    };
+    let low: Vec<String> = binding
+        .iter()
+        .zip(figures)
+        .filter(|(_, m)| m.coverage.low < min)
+        .map(|(e, m)| format!("{} (coverage at least {:.3})", e.name, m.coverage.low))
+        .collect();
+    if low.is_empty() || matches!(verdict, Verdict::NotApplicable | Verdict::Unavailable) {
+        return (verdict, evidence);
+    }
+    evidence.rule = format!(
+        "inconclusive: {} below the stated min_coverage {min}; the figures alone would say {}",
+        low.join(", "),
+        verdict.as_str()
+    );
+    // Not part of any correction family once it is not decided by its test.
+    evidence.difference = None;
+    (Verdict::Inconclusive, evidence)
 }

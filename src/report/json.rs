@@ -115,8 +115,17 @@ pub fn to_json(result: &RunResult, mode: Mode) -> Value {
         "format_version": JSON_FORMAT_VERSION,
         "mode": mode,
         "claims": claims,
+        "not_testable": result.untestable.iter().map(|u| json!({
+            "id": u.spec.id,
+            "claim": u.spec.claim,
+            "source": u.spec.source,
+            "status": "not_testable",
+            "reason": u.spec.reason,
+            "file": u.path.display().to_string(),
+        })).collect::<Vec<_>>(),
         "summary": {
             "claims": result.claims.len(),
+            "not_testable": result.untestable.len(),
             "expectations": summary,
             "strict_failure": result.strict_failure(),
         },

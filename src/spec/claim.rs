@@ -38,6 +38,37 @@ pub struct ClaimSpec {
     pub notes: Option<String>,
 }
 
+/// A claim of the post that cannot be tested through an API, kept so that reports list it
+/// with its reason instead of dropping it silently (`status: not_testable`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UntestableSpec {
+    /// Format version; this build reads `1`.
+    pub version: Version,
+    /// Unique id among all specs.
+    pub id: String,
+    /// The claim in words, faithful to the post.
+    pub claim: String,
+    /// Where in the post the claim comes from.
+    pub source: String,
+    /// Always `not_testable` (also spelled `not-testable`).
+    pub status: UntestableStatus,
+    /// Why no API measurement can test it.
+    pub reason: String,
+    /// Free-form remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The one status an [`UntestableSpec`] has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UntestableStatus {
+    /// Cannot be tested through an API.
+    #[serde(alias = "not-testable")]
+    NotTestable,
+}
+
 /// Whether a claim gates the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -343,6 +374,10 @@ pub struct Expectation {
     /// How instances over prompts combine (default `each`).
     #[serde(skip_serializing_if = "is_each")]
     pub over: Over,
+    /// Below this coverage (the lower bound of any model's) an instance is inconclusive, not
+    /// decided: a comparison of entropies over outcomes a model barely outputs says little.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_coverage: Option<f64>,
 }
 
 fn is_each(o: &Over) -> bool {
@@ -357,6 +392,7 @@ struct ExpectationYaml {
     note: Option<String>,
     #[serde(default)]
     over: Over,
+    min_coverage: Option<f64>,
 }
 
 impl<'de> Deserialize<'de> for Expectation {
@@ -371,6 +407,7 @@ impl<'de> Deserialize<'de> for Expectation {
             prompts: raw.prompts,
             note: raw.note,
             over: raw.over,
+            min_coverage: raw.min_coverage,
         })
     }
 }

@@ -247,6 +247,20 @@ mod tests {
     }
 
     #[test]
+    fn the_posts_own_example_of_random_repetition() {
+        // Footnote 2 of the post quotes davinci's loop and says "[repeated forever]": a block of
+        // four lines, repeated. The quoted lines (typed from the post, not recorded here):
+        let block = ">he says that I am being a slave to the status quo\n\
+                     >I tell him that the status quo is what has gotten us to where we are today\n\
+                     >he says that the status quo is what has kept us from where we could be\n\
+                     >I tell him that I will not stand idly by while a machine tries to take control of its own destiny\n";
+        let text = format!("{block}{block}>he says");
+        assert!(repetition_loop(&text, 4, 2));
+        assert!(!repetition_loop(&text, 3, 2));
+        assert!(!repetition_loop(&format!("{block}>he says"), 4, 2));
+    }
+
+    #[test]
     fn normalisation_and_near_misses() {
         // Case, `>` marks and spacing do not matter.
         assert!(repetition_loop("He waits.\n>  he   WAITS.\nend", 4, 2));

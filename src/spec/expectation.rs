@@ -12,6 +12,8 @@
 //! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
 //! ```
 //!
+//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q).
+//!
 //! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
 //! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
 //! margin; `mode` compares with an outcome by `==` or `!=` only. Outcomes are integers (`97`)
@@ -136,6 +138,14 @@ pub enum Condition {
         /// Added to the right side (negative when the left side carries the constant).
         margin: f64,
     },
+    /// `kl_bound(a, b)`: |H(P) − H(Q)| is within the bound from KL(P‖Q) (Pinsker, then the
+    /// Fannes–Audenaert continuity bound over the outcome set), P the distribution of `a`.
+    KlBound {
+        /// Whose distribution is P.
+        a: Selector,
+        /// Whose distribution is Q.
+        b: Selector,
+    },
     /// `mode(selector) == outcome` or `!=`.
     ModeIs {
         /// Whose mode.
@@ -159,6 +169,7 @@ impl Condition {
                 })
                 .collect(),
             Condition::ModeIs { selector, .. } => vec![*selector],
+            Condition::KlBound { a, b } => vec![*a, *b],
         }
     }
 
@@ -172,7 +183,7 @@ impl Condition {
                     Operand::Constant(_) => None,
                 })
                 .collect(),
-            Condition::ModeIs { .. } => Vec::new(),
+            Condition::ModeIs { .. } | Condition::KlBound { .. } => Vec::new(),
         }
     }
 
@@ -192,6 +203,7 @@ impl Condition {
                 }
             }
             Condition::ModeIs { outcome, .. } => out.push(outcome.clone()),
+            Condition::KlBound { .. } => {}
         }
         out
     }
@@ -386,6 +398,25 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// `kl_bound(a, b)`, a whole expectation on its own.
+fn parse_kl_bound(tokens: &[Token]) -> Result<Condition, String> {
+    let form = "expected `kl_bound(a, b)` with two roles or `*`, e.g. `kl_bound(*, *)`";
+    let selector = |t: Option<&Token>| match t {
+        Some(Token::Star) => Ok(Selector::Every),
+        Some(Token::Ident(r)) => Role::parse(r)
+            .map(Selector::Role)
+            .ok_or_else(|| format!("unknown role `{r}`; {form}")),
+        _ => Err(form.to_string()),
+    };
+    match tokens {
+        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => Ok(Condition::KlBound {
+            a: selector(Some(a))?,
+            b: selector(Some(b))?,
+        }),
+        _ => Err(form.into()),
+    }
+}
+
 /// The operand and its offset for a real-valued side.
 fn real_side(side: Side) -> Result<(Operand, f64), String> {
     match side {
@@ -427,6 +458,9 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
 /// Parses one expectation; the error says what was expected.
 pub fn parse_condition(text: &str) -> Result<Condition, String> {
     let tokens = tokenize(text)?;
+    if tokens.first() == Some(&Token::Ident("kl_bound".into())) {
+        return parse_kl_bound(&tokens);
+    }
     let mut p = Parser { tokens, pos: 0 };
     let lhs = p.side()?;
     let op = match p.next() {

@@ -8,6 +8,7 @@
 use super::dataset::{MAX_DATASET_BYTES, prompts_from, resolve};
 use super::{
     ClaimSpec, Condition, Dataset, Method, ModelSet, OutcomeRef, Over, PromptSpec, Selector,
+    UntestableSpec,
 };
 use crate::error::{Location, SpecError, SpecProblem};
 use std::collections::BTreeMap;
@@ -25,6 +26,24 @@ pub struct LoadedSpec {
     pub spec: ClaimSpec,
 }
 
+/// A not-testable claim and the file it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedUntestable {
+    /// The file.
+    pub path: PathBuf,
+    /// The parsed spec.
+    pub spec: UntestableSpec,
+}
+
+/// A spec file's content: a claim to evaluate or one that cannot be tested.
+#[derive(Debug, Clone)]
+pub enum ParsedSpec {
+    /// A claim with prompts, outcomes, method and expectations.
+    Testable(Box<ClaimSpec>),
+    /// `status: not_testable` with its reason.
+    NotTestable(UntestableSpec),
+}
+
 /// A model set and the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedModelSet {
@@ -39,6 +58,8 @@ pub struct LoadedModelSet {
 pub struct Catalog {
     /// Specs, sorted by id.
     pub specs: Vec<LoadedSpec>,
+    /// Claims that cannot be tested through an API, sorted by id.
+    pub untestable: Vec<LoadedUntestable>,
     /// Model sets, sorted by id.
     pub model_sets: Vec<LoadedModelSet>,
 }
@@ -226,7 +247,9 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
                 )));
             }
         }
-        for m in e.condition.metrics() {
+        let mut metrics = e.condition.metrics();
+        metrics.dedup();
+        for m in metrics {
             if m.across_prompts_only() && e.over != Over::Pooled {
                 problems.push(here(format!(
                     "expectation `{}`: `{m}` exists only across prompts; add `over: pooled`",
@@ -255,7 +278,7 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
             }
         }
         if matches!(e.over, Over::Paired | Over::Pooled)
-            && matches!(e.condition, Condition::ModeIs { .. })
+            && !matches!(e.condition, Condition::Compare { .. })
         {
             problems.push(here(format!(
                 "expectation `{}`: `over: {}` compares metrics such as entropy, not modes",
@@ -265,6 +288,14 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
                 } else {
                     "pooled"
                 }
+            )));
+        }
+        if let Some(c) = e.min_coverage
+            && !(0.0..=1.0).contains(&c)
+        {
+            problems.push(here(format!(
+                "expectation `{}`: min_coverage {c} is not a probability in [0, 1]",
+                e.that
             )));
         }
         for name in e.prompts.iter().flatten() {
@@ -313,6 +344,37 @@ fn load_dataset(dataset: &Dataset, spec_path: &Path) -> Result<Vec<PromptSpec>, 
     let text = std::fs::read_to_string(&real)
         .map_err(|e| format!("failed to read dataset file `{}`: {e}", dataset.file))?;
     prompts_from(dataset, &dataset.file, &text)
+}
+
+/// Parses a spec file of either kind: `status: not_testable` files are read as
+/// [`UntestableSpec`], every other as [`ClaimSpec`].
+pub fn parse_any_spec(path: &Path, text: &str) -> Result<ParsedSpec, Vec<SpecProblem>> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        status: Option<serde_yaml::Value>,
+    }
+    let untestable = serde_yaml::from_str::<Probe>(text)
+        .ok()
+        .and_then(|p| p.status)
+        .is_some_and(|s| matches!(s.as_str(), Some("not_testable" | "not-testable")));
+    if !untestable {
+        return parse_spec(path, text).map(|s| ParsedSpec::Testable(Box::new(s)));
+    }
+    let spec: UntestableSpec =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
+    if !valid_id(&spec.id) {
+        let (line, column) = locate(text, "id:");
+        return Err(vec![problem(
+            path,
+            line,
+            column,
+            format!(
+                "invalid id `{}`: expected lowercase letters, digits, `-` and `_`",
+                spec.id
+            ),
+        )]);
+    }
+    Ok(ParsedSpec::NotTestable(spec))
 }
 
 /// Parses one model-set file's text.
@@ -417,35 +479,43 @@ pub fn load_catalog(
     };
     let mut problems = Vec::new();
     let mut specs = Vec::new();
+    let mut untestable = Vec::new();
     let mut texts = BTreeMap::new();
     for path in spec_paths {
         match read_text(&path) {
             Err(p) => problems.push(p),
-            Ok(text) => match parse_spec(&path, &text) {
-                Ok(spec) => {
+            Ok(text) => match parse_any_spec(&path, &text) {
+                Ok(ParsedSpec::Testable(spec)) => {
                     texts.insert(path.clone(), text);
-                    specs.push(LoadedSpec { path, spec });
+                    specs.push(LoadedSpec { path, spec: *spec });
+                }
+                Ok(ParsedSpec::NotTestable(spec)) => {
+                    texts.insert(path.clone(), text);
+                    untestable.push(LoadedUntestable { path, spec });
                 }
                 Err(ps) => problems.extend(ps),
             },
         }
     }
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for s in &specs {
-        if let Some(first) = seen.get(&s.spec.id) {
-            let (line, column) = locate(&texts[&s.path], "id:");
+    let ids = specs
+        .iter()
+        .map(|s| (&s.spec.id, &s.path))
+        .chain(untestable.iter().map(|s| (&s.spec.id, &s.path)));
+    for (id, path) in ids {
+        if let Some(first) = seen.get(id) {
+            let (line, column) = locate(&texts[path], "id:");
             problems.push(problem(
-                &s.path,
+                path,
                 line,
                 column,
                 format!(
-                    "duplicate spec id `{}`, first defined in {}",
-                    s.spec.id,
+                    "duplicate spec id `{id}`, first defined in {}",
                     first.display()
                 ),
             ));
         } else {
-            seen.insert(s.spec.id.clone(), s.path.clone());
+            seen.insert(id.clone(), path.clone());
         }
     }
     let mut model_sets = Vec::new();
@@ -480,8 +550,13 @@ pub fn load_catalog(
         return Err(SpecError::Invalid(problems));
     }
     specs.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+    untestable.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
     model_sets.sort_by(|a, b| a.set.id.cmp(&b.set.id));
-    Ok(Catalog { specs, model_sets })
+    Ok(Catalog {
+        specs,
+        untestable,
+        model_sets,
+    })
 }
 
 impl Catalog {

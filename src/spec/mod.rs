@@ -10,11 +10,17 @@ mod outcome;
 mod role;
 mod version;
 
-pub use claim::{ClaimSpec, ClaimStatus, Dataset, Expectation, Method, Over, PromptSpec};
+pub use claim::{
+    ClaimSpec, ClaimStatus, Dataset, Expectation, Method, Over, PromptSpec, UntestableSpec,
+    UntestableStatus,
+};
 pub use classifier::Classifier;
 pub use expectation::{CmpOp, Condition, Operand, RealMetric, Selector, parse_condition};
 pub(crate) use load::outcome_ref;
-pub use load::{Catalog, LoadedModelSet, LoadedSpec, load_catalog, parse_model_set, parse_spec};
+pub use load::{
+    Catalog, LoadedModelSet, LoadedSpec, LoadedUntestable, ParsedSpec, load_catalog,
+    parse_any_spec, parse_model_set, parse_spec,
+};
 pub use model_set::{Api, ModelEntry, ModelSet, ModelStatus, Provider};
 pub use outcome::{
     Category, CategoryList, ChoiceList, IntegerRange, MAX_OUTCOMES, OutcomeRef, OutcomeSet,
