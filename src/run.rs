@@ -6,7 +6,10 @@ use crate::measure::{
     DifferenceSettings, Measurement, MeasurementTarget, SampledDifference, measure,
     sampled_difference,
 };
-use crate::source::Source;
+use crate::source::{Mode, Source};
+
+/// Why a retired model has no figures.
+const RETIRED: &str = "retired, cannot be recorded";
 use crate::spec::{
     Catalog, ClaimSpec, ClaimStatus, CmpOp, Condition, LoadedSpec, Method, ModelEntry, ModelSet,
     ModelStatus, Operand, Over, RealMetric, Role, Selector,
@@ -57,8 +60,11 @@ pub struct MeasuredPair {
     pub role: Role,
     /// The prompt name.
     pub prompt: String,
-    /// The figures, or `None` when the model is retired and was never recorded.
+    /// The figures, or `None` when they cannot be had (see `unavailable`).
     pub measurement: Option<Measurement>,
+    /// Why there are no figures: retired and never recorded, or a live model of a set that
+    /// has no recordings yet (with the command that records them).
+    pub unavailable: Option<String>,
 }
 
 /// One expectation on one model set.
@@ -231,20 +237,37 @@ async fn run_on_set(
                 model,
                 prompt,
             };
-            let measurement = match measure(&target, source).await {
-                Ok(m) => Some(m),
-                Err(MeasureError::MissingRecording { .. })
-                    if model.status == ModelStatus::Retired =>
-                {
-                    None
+            // A live model of a set nobody has recorded yet (no network here, say) is reported
+            // per set with the command that records it; a recorded model missing a request is
+            // an error, so that a new prompt without recordings fails review.
+            let unrecorded = model.status == ModelStatus::Live
+                && source.mode() == Mode::Replay
+                && !source.has_recordings(&set.id, &model.name);
+            let (measurement, unavailable) = if unrecorded {
+                (
+                    None,
+                    Some(format!(
+                        "not recorded yet: record with `modecollapse run --models {} --mode record`",
+                        set.id
+                    )),
+                )
+            } else {
+                match measure(&target, source).await {
+                    Ok(m) => (Some(m), None),
+                    Err(MeasureError::MissingRecording { .. })
+                        if model.status == ModelStatus::Retired =>
+                    {
+                        (None, Some(RETIRED.to_string()))
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             };
             measurements.push(MeasuredPair {
                 model: model.name.clone(),
                 role: model.role,
                 prompt: prompt.name.clone(),
                 measurement,
+                unavailable,
             });
         }
     }
@@ -328,7 +351,7 @@ fn evaluate(
             .and_then(|m| m.measurement.as_ref())
     };
     if matches!(e.over, Over::Paired | Over::Pooled) {
-        return evaluate_across(spec, set, e, &selectors, &find);
+        return evaluate_across(spec, set, e, &selectors, &find, measured);
     }
     let mut instances = Vec::new();
     for prompt in spec.prompts_of(e) {
@@ -349,7 +372,7 @@ fn evaluate(
                         lhs: None,
                         rhs: None,
                         margin: 0.0,
-                        rule: "a model is retired and was never recorded".into(),
+                        rule: "a model has no recordings (retired, or not recorded yet)".into(),
                         difference: None,
                         divergence: None,
                     },
@@ -368,14 +391,28 @@ fn evaluate(
         }
     }
     let verdict = combine(e.over, &instances);
-    let reason =
-        (verdict == Verdict::Unavailable).then(|| "retired, cannot be recorded".to_string());
+    let reason = (verdict == Verdict::Unavailable).then(|| unavailable_reason(measured));
     ExpectationResult {
         that: e.that.clone(),
         over: e.over,
         verdict,
         reason,
         instances,
+    }
+}
+
+/// The reasons models of the set have no figures, distinct and joined.
+fn unavailable_reason(measured: &[MeasuredPair]) -> String {
+    let mut reasons: Vec<&str> = measured
+        .iter()
+        .filter_map(|m| m.unavailable.as_deref())
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    if reasons.is_empty() {
+        RETIRED.to_string()
+    } else {
+        reasons.join("; ")
     }
 }
 
@@ -395,6 +432,7 @@ fn evaluate_across<'m>(
     e: &crate::spec::Expectation,
     selectors: &[Selector],
     find: &dyn Fn(&str, &str) -> Option<&'m Measurement>,
+    measured: &[MeasuredPair],
 ) -> ExpectationResult {
     let Condition::Compare {
         lhs,
@@ -443,7 +481,7 @@ fn evaluate_across<'m>(
                     lhs: None,
                     rhs: None,
                     margin: *margin,
-                    rule: "a model is retired and was never recorded".into(),
+                    rule: "a model has no recordings (retired, or not recorded yet)".into(),
                     difference: None,
                     divergence: None,
                 },
@@ -566,8 +604,7 @@ fn evaluate_across<'m>(
         });
     }
     let verdict = Verdict::combine(instances.iter().map(|i| i.verdict));
-    let reason =
-        (verdict == Verdict::Unavailable).then(|| "retired, cannot be recorded".to_string());
+    let reason = (verdict == Verdict::Unavailable).then(|| unavailable_reason(measured));
     ExpectationResult {
         that: e.that.clone(),
         over: e.over,

@@ -21,7 +21,7 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
     let Some(m) = &pair.measurement else {
         return json!({
             "model_set": set, "model": pair.model, "role": pair.role, "prompt": pair.prompt,
-            "status": "unavailable", "reason": "retired, cannot be recorded",
+            "status": "unavailable", "reason": pair.unavailable,
             "entropy": null, "entropy_low": null, "entropy_high": null, "coverage": null,
             "mode": null, "mode_prob": null, "requests": 0,
         });

@@ -34,7 +34,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
         .measurements
         .iter()
         .map(|p| match &p.measurement {
-            None => json!({"model": p.model, "role": p.role, "prompt": p.prompt, "status": "retired, cannot be recorded"}),
+            None => json!({"model": p.model, "role": p.role, "prompt": p.prompt, "status": p.unavailable.as_deref().unwrap_or("unavailable")}),
             Some(m) if claim.spec.prompts.len() > COMPACT_ABOVE_PROMPTS => json!(format!(
                 "{} {}: entropy {}, coverage {}, mode {} ({})",
                 p.model,

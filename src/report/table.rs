@@ -38,10 +38,11 @@ pub fn to_table(result: &RunResult) -> String {
                     None => {
                         let _ = writeln!(
                             out,
-                            "    {:<22} {:<5} {:<18} retired, cannot be recorded",
+                            "    {:<22} {:<5} {:<18} {}",
                             p.model,
                             p.role.as_str(),
-                            p.prompt
+                            p.prompt,
+                            p.unavailable.as_deref().unwrap_or("unavailable")
                         );
                     }
                     Some(m) => {

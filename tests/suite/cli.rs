@@ -114,9 +114,14 @@ fn table_lists_retired_models_as_such() {
 }
 
 #[test]
-fn missing_recording_exits_3_and_says_how_to_record() {
+fn a_new_prompt_without_recordings_exits_3_and_says_how_to_record() {
     let project = temp_project();
-    std::fs::remove_dir_all(project.path().join("recordings")).unwrap();
+    // What a pull request that adds a prompt looks like: the set is recorded, the prompt is not.
+    let spec = project.path().join("specs/footnote1-bash.yaml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("random number:", "a new random number:");
+    std::fs::write(&spec, text).unwrap();
     let out = run_in(
         project.path(),
         &["run", "specs/footnote1-bash.yaml", "--models", "local"],
@@ -131,6 +136,23 @@ fn missing_recording_exits_3_and_says_how_to_record() {
     ] {
         assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
     }
+}
+
+#[test]
+fn a_set_never_recorded_is_reported_per_set_with_the_command() {
+    let project = temp_project();
+    std::fs::remove_dir_all(project.path().join("recordings")).unwrap();
+    let out = run_in(
+        project.path(),
+        &["run", "specs/footnote1-bash.yaml", "--models", "local"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("not recorded yet: record with `modecollapse run --models local --mode record`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("unavailable"), "{stdout}");
 }
 
 #[test]
