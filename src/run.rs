@@ -495,14 +495,14 @@ fn evaluate_across<'m>(
         let points = |(_, metric, ms): &(String, RealMetric, Vec<&Measurement>)| {
             prompt_points(spec, metric, ms, &prompts)
         };
-        let tested = match e.over {
+        let test_at = |margin: f64| match e.over {
             Over::Paired => {
                 let values =
                     |x: &Option<(String, RealMetric, Vec<&Measurement>)>, o: &Operand| match x {
                         Some(x) => points(x).iter().map(|p| p.value).collect::<Vec<f64>>(),
                         None => vec![constant(o); prompts.len()],
                     };
-                across::paired(&values(&l, lhs), &values(&r, rhs), *margin, seed, level)
+                across::paired(&values(&l, lhs), &values(&r, rhs), margin, seed, level)
             }
             _ => {
                 let agg = |m: &RealMetric| match m {
@@ -517,13 +517,13 @@ fn evaluate_across<'m>(
                         (*ka, pa),
                         rp.as_ref().map(|(k, p)| (*k, p.as_slice())),
                         constant(rhs),
-                        *margin,
+                        margin,
                         seed,
                         level,
                     ),
                     // A constant on the left: mirror into rhs − lhs.
                     (None, Some((kb, pb))) => {
-                        across::pooled((*kb, pb), None, constant(lhs), -*margin, seed, level).map(
+                        across::pooled((*kb, pb), None, constant(lhs), -margin, seed, level).map(
                             |mut d| {
                                 std::mem::swap(&mut d.p_greater, &mut d.p_less);
                                 (d.estimate, d.low, d.high) = (-d.estimate, -d.high, -d.low);
@@ -564,12 +564,9 @@ fn evaluate_across<'m>(
                 high: constant(o),
             },
         };
+        let tested = test_at(*margin).and_then(|d| directional(*op, *margin, d, &test_at));
         let (verdict, rule, difference) = match tested {
-            Ok(d) => {
-                let (p_hold, p_refute) = match op {
-                    CmpOp::Gt | CmpOp::Ge => (d.p_greater, d.p_less),
-                    _ => (d.p_less, d.p_greater),
-                };
+            Ok((d, p_hold, p_refute)) => {
                 let (verdict, rule) = test_verdict(p_hold, p_refute, alpha);
                 (
                     verdict,
@@ -721,13 +718,16 @@ fn decide(
                 low: f.low,
                 high: f.high,
             };
-            let tested = two_sampled(spec, lhs, rhs, figures, *margin);
+            let tested = two_sampled(spec, lhs, rhs, figures, *margin).map(|first| {
+                first.and_then(|d| {
+                    directional(*op, *margin, d, |m| {
+                        two_sampled(spec, lhs, rhs, figures, m)
+                            .unwrap_or_else(|| Err("not sampled".into()))
+                    })
+                })
+            });
             let (verdict, rule, difference) = match tested {
-                Some(Ok(d)) => {
-                    let (p_hold, p_refute) = match op {
-                        CmpOp::Gt | CmpOp::Ge => (d.p_greater, d.p_less),
-                        _ => (d.p_less, d.p_greater),
-                    };
+                Some(Ok((d, p_hold, p_refute))) => {
                     let alpha = one_sided_alpha(spec);
                     let t = Tested {
                         difference: d,
@@ -969,4 +969,48 @@ fn below_coverage(
     // Not part of any correction family once it is not decided by its test.
     evidence.difference = None;
     (Verdict::Inconclusive, evidence)
+}
+
+/// The one-sided p-values (expectation's direction, opposite direction) of a tested
+/// difference `d` (tested at `margin`). For `~=` (equivalence within ±margin) the two one-sided
+/// tests of TOST: holds when both "d > −m" and "d < m" are significant (p = the larger); refuted
+/// when d is significantly outside (p = twice the smaller of "d > m" and "d < −m", a Bonferroni
+/// pair); `test_at` re-tests at another margin on the same replicates.
+fn directional(
+    op: CmpOp,
+    margin: f64,
+    d: SampledDifference,
+    test_at: impl Fn(f64) -> Result<SampledDifference, String>,
+) -> Result<(SampledDifference, f64, f64), String> {
+    match op {
+        CmpOp::Gt | CmpOp::Ge => {
+            let (h, r) = (d.p_greater, d.p_less);
+            Ok((d, h, r))
+        }
+        CmpOp::Lt | CmpOp::Le => {
+            let (h, r) = (d.p_less, d.p_greater);
+            Ok((d, h, r))
+        }
+        CmpOp::Approx => {
+            let lower = test_at(-margin)?;
+            let upper = d;
+            let hold = lower.p_greater.max(upper.p_less);
+            let refute = (2.0 * upper.p_greater.min(lower.p_less)).min(1.0);
+            let test = format!(
+                "TOST within ±{margin}: p(d > -{margin}) = {:.4}, p(d < {margin}) = {:.4}; {}",
+                lower.p_greater, upper.p_less, upper.test
+            );
+            Ok((
+                SampledDifference {
+                    test,
+                    p_greater: lower.p_greater,
+                    p_less: upper.p_less,
+                    ..upper
+                },
+                hold,
+                refute,
+            ))
+        }
+        CmpOp::Eq | CmpOp::Ne => Err("equality applies to modes only".into()),
+    }
 }

@@ -9,7 +9,7 @@
 //! outcome     := integer | name
 //! name        := entropy | coverage | mode_prob | prob | mode | ece | accuracy
 //! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
-//! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
+//! op          := ">" | ">=" | "<" | "<=" | "==" | "!=" | "~="    ("~=" ends with "+-" number)
 //! ```
 //!
 //! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q).
@@ -108,6 +108,8 @@ pub enum CmpOp {
     Eq,
     /// `!=`
     Ne,
+    /// `~=` with `+- m`: equal within the margin (equivalence, TOST for sampled figures).
+    Approx,
 }
 
 impl CmpOp {
@@ -120,6 +122,7 @@ impl CmpOp {
             CmpOp::Le => "<=",
             CmpOp::Eq => "==",
             CmpOp::Ne => "!=",
+            CmpOp::Approx => "~=",
         }
     }
 }
@@ -219,6 +222,7 @@ enum Token {
     Comma,
     Plus,
     Minus,
+    PlusMinus,
     Op(CmpOp),
 }
 
@@ -231,6 +235,18 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
         match c {
             _ if c.is_whitespace() => i += 1,
+            _ if two == "+-" => {
+                out.push(Token::PlusMinus);
+                i += 2;
+            }
+            '±' => {
+                out.push(Token::PlusMinus);
+                i += 1;
+            }
+            _ if two == "~=" => {
+                out.push(Token::Op(CmpOp::Approx));
+                i += 2;
+            }
             '(' | ')' | ',' | '*' | '+' | '-' => {
                 out.push(match c {
                     '(' => Token::LParen,
@@ -468,6 +484,19 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         _ => return Err("expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)".into()),
     };
     let rhs = p.side()?;
+    let tolerance = if op == CmpOp::Approx {
+        match (p.next(), p.next()) {
+            (Some(Token::PlusMinus), Some(Token::Number(v, _))) if v > 0.0 => Some(v),
+            _ => {
+                return Err(
+                    "`~=` needs its margin as `+- m` with m > 0, e.g. `entropy(a) ~= entropy(b) +- 0.2`"
+                        .into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
     if p.peek().is_some() {
         return Err("unexpected text after the right-hand side".into());
     }
@@ -510,10 +539,24 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         });
     }
     if matches!(op, CmpOp::Eq | CmpOp::Ne) {
-        return Err("real-valued metrics compare with `>`, `>=`, `<` or `<=`, not equality".into());
+        return Err(
+            "real-valued metrics compare with `>`, `>=`, `<`, `<=` or `~= … +- m`, not equality"
+                .into(),
+        );
     }
     let (lhs, left_offset) = real_side(lhs)?;
     let (rhs, right_offset) = real_side(rhs)?;
+    if let Some(m) = tolerance {
+        if left_offset != 0.0 || right_offset != 0.0 {
+            return Err("`~=` takes its margin as `+- m` only, not as an offset".into());
+        }
+        return Ok(Condition::Compare {
+            lhs,
+            op,
+            rhs,
+            margin: m,
+        });
+    }
     if matches!((&lhs, &rhs), (Operand::Constant(_), Operand::Constant(_))) {
         return Err("an expectation needs at least one metric".into());
     }
@@ -605,10 +648,30 @@ mod tests {
     }
 
     #[test]
+    fn equivalence_with_a_margin() {
+        for text in [
+            "entropy(dpo) ~= entropy(base) +- 0.3",
+            "entropy(dpo) ~= entropy(base) ± 0.3",
+        ] {
+            assert_eq!(
+                parse_condition(text).unwrap(),
+                Condition::Compare {
+                    lhs: metric(RealMetric::Entropy, Role::Dpo),
+                    op: CmpOp::Approx,
+                    rhs: metric(RealMetric::Entropy, Role::Base),
+                    margin: 0.3
+                }
+            );
+        }
+    }
+
+    #[test]
     fn rejects_with_the_expected_form() {
         let err = |t: &str| parse_condition(t).unwrap_err();
         assert!(err("entropy(ppo) > 1").contains("unknown role `ppo`"));
         assert!(err("entropy(sft) == 1").contains("not equality"));
+        assert!(err("entropy(sft) ~= entropy(base)").contains("`+- m`"));
+        assert!(err("entropy(sft) ~= entropy(base) + 0.1").contains("`+- m`"));
         assert!(err("mode(sft) > 97").contains("`==` or `!=` only"));
         assert!(err("entropy(sft)").contains("expected a comparison"));
         assert!(err("entropie(sft) > 1").contains("unknown metric"));

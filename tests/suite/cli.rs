@@ -306,7 +306,12 @@ fn plan_gives_samples_per_model_from_the_pilot() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = &rows.as_array().expect("a list of rows")[0];
     assert_eq!(row["that"], "entropy(dpo) > entropy(base)");
@@ -316,4 +321,55 @@ fn plan_gives_samples_per_model_from_the_pilot() {
     // A difference of ~2.65 nats with per-sample sds under 1 needs only a handful of samples.
     assert!((2..50).contains(&needed), "{row}");
     assert!(row["needed_samples"].as_u64().unwrap() >= needed);
+}
+
+#[test]
+fn equivalence_within_a_margin_is_tested_two_one_sided() {
+    let project = temp_project();
+    let spec = project.path().join("specs/sampled-random-integer.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    // The recorded difference entropy(dpo) − entropy(base) is about 2.65 nats, 95% interval
+    // about [2.14, 3.16] (see the snapshot).
+    let text = format!(
+        "{head}expect:\n  - that: entropy(dpo) ~= entropy(base) +- 3.5\n  \
+         - that: entropy(dpo) ~= entropy(base) +- 1.0\n  \
+         - that: entropy(dpo) ~= entropy(base) +- 2.7\n"
+    );
+    std::fs::write(&spec, text).unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/sampled-random-integer.yaml",
+            "--models",
+            "local",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expectations = json["claims"][0]["model_sets"][0]["expectations"]
+        .as_array()
+        .unwrap();
+    let verdicts: Vec<&str> = expectations
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["holds", "refuted", "inconclusive"]);
+    let tested = &expectations[0]["instances"][0]["evidence"]["difference"];
+    assert!(
+        tested["test"]
+            .as_str()
+            .unwrap()
+            .starts_with("TOST within ±3.5"),
+        "{tested}"
+    );
+    assert!(tested["p_adjusted"].as_f64().unwrap() >= tested["p_value"].as_f64().unwrap());
 }
