@@ -564,7 +564,7 @@ fn evaluate_across<'m>(
                 high: constant(o),
             },
         };
-        let tested = test_at(*margin).and_then(|d| directional(*op, *margin, d, &test_at));
+        let tested = test_at(*margin).and_then(|d| directional(*op, *margin, d, test_at));
         let (verdict, rule, difference) = match tested {
             Ok((d, p_hold, p_refute)) => {
                 let (verdict, rule) = test_verdict(p_hold, p_refute, alpha);
