@@ -390,15 +390,7 @@ fn evaluate(
             });
         }
     }
-    let verdict = combine(e.over, &instances);
-    let reason = (verdict == Verdict::Unavailable).then(|| unavailable_reason(measured));
-    ExpectationResult {
-        that: e.that.clone(),
-        over: e.over,
-        verdict,
-        reason,
-        instances,
-    }
+    finish(e, instances, measured)
 }
 
 /// The reasons models of the set have no figures, distinct and joined.
@@ -600,7 +592,16 @@ fn evaluate_across<'m>(
             },
         });
     }
-    let verdict = Verdict::combine(instances.iter().map(|i| i.verdict));
+    finish(e, instances, measured)
+}
+
+/// The expectation's result from its instances (combined as its `over` says).
+fn finish(
+    e: &crate::spec::Expectation,
+    instances: Vec<Instance>,
+    measured: &[MeasuredPair],
+) -> ExpectationResult {
+    let verdict = combine(e.over, &instances);
     let reason = (verdict == Verdict::Unavailable).then(|| unavailable_reason(measured));
     ExpectationResult {
         that: e.that.clone(),
