@@ -29,6 +29,7 @@
 //! * [`verdict`] turns intervals and p-values into holds / refuted / inconclusive.
 //! * [`across`] tests expectations across prompts (`over: paired` / `over: pooled`).
 //! * [`run`] orchestrates specs × model sets; [`project`] is the entry point.
+//! * [`evaluate`] decides each expectation on a model set's measurements, with its evidence.
 //! * [`plan`] computes the samples a sampled claim needs, from a pilot recording.
 //! * [`report`] renders the JSON contract, the table, and snapshot content.
 //!
@@ -46,6 +47,7 @@
 pub mod across;
 pub mod client;
 pub mod error;
+pub mod evaluate;
 pub mod measure;
 pub mod plan;
 pub mod project;

@@ -85,7 +85,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 .instances
                 .iter()
                 .map(|i| {
-                    let side = |f: &Option<crate::run::Figure>| {
+                    let side = |f: &Option<crate::evaluate::Figure>| {
                         f.as_ref().map(|f| match f.model.as_deref() {
                             Some(m) => {
                                 format!("{} [{m}] = {}", f.label, range(f.point, f.low, f.high))
