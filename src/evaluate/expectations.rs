@@ -238,7 +238,7 @@ fn decide(
                             .metric(metric, &spec.outcomes)
                             .unwrap_or(Interval::exact(f64::NAN));
                         Figure {
-                            label: format!("{metric}({selector})"),
+                            label: metric.label(*selector),
                             model: Some(entry.name.clone()),
                             point: iv.point,
                             low: iv.low,

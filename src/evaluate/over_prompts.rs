@@ -194,7 +194,7 @@ pub(super) fn evaluate_across<'m>(
 
 fn operand_label(o: &Operand) -> String {
     match o {
-        Operand::Metric { metric, selector } => format!("{metric}({selector})"),
+        Operand::Metric { metric, selector } => metric.label(*selector),
         Operand::Constant(c) => format!("{c}"),
     }
 }

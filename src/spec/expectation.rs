@@ -60,6 +60,15 @@ pub enum RealMetric {
 }
 
 impl RealMetric {
+    /// The metric applied to a selector as an expectation writes it: `entropy(base)`,
+    /// `prob(base, loop)`.
+    pub fn label(&self, selector: Selector) -> String {
+        match self {
+            RealMetric::Prob(o) => format!("prob({selector}, {o})"),
+            other => format!("{other}({selector})"),
+        }
+    }
+
     /// Whether the metric exists only across prompts (`ece`, `accuracy`).
     pub fn across_prompts_only(&self) -> bool {
         matches!(self, RealMetric::Ece | RealMetric::Accuracy)
