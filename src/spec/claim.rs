@@ -36,6 +36,21 @@ pub struct ClaimSpec {
     /// Free-form remarks (caveats from the post, reconstruction notes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The correction over the claim's tests on a model set (default `holm`).
+    #[serde(default)]
+    pub multiplicity: Multiplicity,
+}
+
+/// How the p-values of a claim's tests on one model set are corrected together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Multiplicity {
+    /// Holm's step-down: controls the family-wise error rate (no test wrongly holds, at α).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: controls the false discovery rate (for claims with many tests, such
+    /// as one per question).
+    BenjaminiHochberg,
 }
 
 /// A claim of the post that cannot be tested through an API, kept so that reports list it

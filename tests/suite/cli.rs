@@ -373,3 +373,62 @@ fn equivalence_within_a_margin_is_tested_two_one_sided() {
     );
     assert!(tested["p_adjusted"].as_f64().unwrap() >= tested["p_value"].as_f64().unwrap());
 }
+
+#[test]
+fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
+    let project = temp_project();
+    let sampled = project.path().join("specs/sampled-random-integer.yaml");
+    let text = std::fs::read_to_string(&sampled).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    std::fs::write(
+        &sampled,
+        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
+    )
+    .unwrap();
+    let enumerated = project.path().join("specs/footnote1-bash.yaml");
+    let text = std::fs::read_to_string(&enumerated).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    std::fs::write(
+        &enumerated,
+        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
+    )
+    .unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/sampled-random-integer.yaml",
+            "specs/footnote1-bash.yaml",
+            "--models",
+            "local",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for claim in json["claims"].as_array().unwrap() {
+        let e = &claim["model_sets"][0]["expectations"][0];
+        // gemma and SmolLM2 answer very differently on both prompts.
+        assert_eq!(e["verdict"], "holds", "{e}");
+        let evidence = &e["instances"][0]["evidence"];
+        if claim["id"] == "sampled-random-integer" {
+            let test = evidence["difference"]["test"].as_str().unwrap();
+            assert!(
+                test.starts_with("permutation test of equal distributions"),
+                "{test}"
+            );
+            assert!(evidence["difference"]["p_value"].as_f64().unwrap() < 0.05);
+        } else {
+            assert!(
+                evidence["rule"].as_str().unwrap().contains("disjoint"),
+                "{evidence}"
+            );
+        }
+    }
+}
