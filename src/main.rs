@@ -74,6 +74,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write `specs/<ID>.yaml`, a commented spec to start from (never overwrites).
+    New {
+        /// The spec id: lowercase letters, digits, `-` and `_`.
+        id: String,
+    },
     /// Samples per model each sampled comparison needs, from the recorded pilot.
     Plan {
         /// Spec files (default: every sampled spec under specs/).
@@ -99,6 +104,8 @@ enum Format {
     Json,
     /// The claim × model set table of the README (`run` only).
     Markdown,
+    /// JUnit XML for CI systems (`run` only).
+    Junit,
 }
 
 fn main() {
@@ -169,6 +176,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit(&out)?;
             Ok(ExitCode::Ok)
         }
+        Command::New { id } => {
+            if !modecollapse::scaffold::valid_id(&id) {
+                anyhow::bail!("invalid id `{id}`: expected lowercase letters, digits, `-` and `_`");
+            }
+            let path = project.spec_dir().join(format!("{id}.yaml"));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .with_context(|| format!("failed to create {}", path.display()))?;
+            std::io::Write::write_all(
+                &mut file,
+                modecollapse::scaffold::spec_template(&id).as_bytes(),
+            )
+            .with_context(|| format!("failed to write {}", path.display()))?;
+            emit(&format!(
+                "wrote {}; edit it, then `modecollapse validate {}`\n",
+                path.display(),
+                path.display()
+            ))?;
+            Ok(ExitCode::Ok)
+        }
         Command::Plan {
             specs,
             models,
@@ -212,7 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let value = modecollapse::report::estimate_json(&counts, options)
                 .map_err(anyhow::Error::msg)?;
             match format {
-                Format::Table | Format::Markdown => {
+                Format::Table | Format::Markdown | Format::Junit => {
                     emit(&modecollapse::report::estimate_table(&value))?
                 }
                 Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?,
@@ -247,6 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Format::Table => emit(&to_table(&result))?,
                 Format::Markdown => emit(&modecollapse::report::to_markdown(&result))?,
+                Format::Junit => emit(&modecollapse::report::to_junit(&result))?,
                 Format::Json => emit(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(&to_json(&result, mode))

@@ -432,3 +432,85 @@ fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
         }
     }
 }
+
+#[test]
+fn junit_fails_strict_claims_only_and_skips_what_does_not_apply() {
+    let project = temp_project();
+    let spec = project.path().join("specs/footnote1-bash.yaml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("status: tracked", "status: strict");
+    std::fs::write(&spec, text).unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-bash.yaml",
+            "specs/davinci-97-collapse.yaml",
+            "--models",
+            "local",
+            "--format",
+            "junit",
+        ],
+    );
+    // The strict claim's refuted expectation fails the run and is the one <failure>.
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("tests=\"6\" failures=\"1\" skipped=\"4\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(
+        xml.contains("name=\"coverage(*) &gt;= 0.9\"><failure message=\"strict claim: refuted\">"),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        xml.matches("</testcase>").count()
+    );
+}
+
+#[test]
+fn new_scaffolds_a_valid_spec_and_never_overwrites() {
+    let project = temp_project();
+    let out = run_in(project.path(), &["new", "my-claim"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = project.path().join("specs/my-claim.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("id: my-claim") && text.contains("# "),
+        "{text}"
+    );
+    let out = run_in(project.path(), &["validate", "specs/my-claim.yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run_in(project.path(), &["new", "my-claim"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("failed to create"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "not overwritten"
+    );
+    let bad = run_in(project.path(), &["new", "../escape"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid id"));
+}
