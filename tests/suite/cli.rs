@@ -514,3 +514,22 @@ fn new_scaffolds_a_valid_spec_and_never_overwrites() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid id"));
 }
+
+#[test]
+fn the_example_workflow_runs_the_suite_offline_on_pull_requests() {
+    let text = std::fs::read_to_string(crate::root().join(".github/workflows/claims.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    assert!(doc["on"].as_mapping().unwrap().contains_key("pull_request"));
+    let steps = doc["jobs"]["claims"]["steps"].as_sequence().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs.contains(&"cargo test --locked"), "{runs:?}");
+    assert!(
+        runs.iter().any(|r| r.contains("--format junit")),
+        "{runs:?}"
+    );
+    // Offline: no step gets a key or sets the mode to anything but replay.
+    assert!(
+        !text.contains("secrets.") && !text.contains("MODECOLLAPSE_MODE"),
+        "{text}"
+    );
+}
