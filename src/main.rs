@@ -74,6 +74,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write the JSON Schemas of spec and model-set files to `schema/` (or print them).
+    Schema {
+        /// Print the spec schema to stdout instead of writing files.
+        #[arg(long)]
+        print: bool,
+    },
     /// Write `specs/<ID>.yaml`, a commented spec to start from (never overwrites).
     New {
         /// The spec id: lowercase letters, digits, `-` and `_`.
@@ -174,6 +180,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(out, "  {:<14} {}", m.set.id, models.join(", "));
             }
             emit(&out)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Schema { print } => {
+            use modecollapse::spec::schema;
+            if print {
+                emit(&schema::render(&schema::spec_schema()))?;
+                return Ok(ExitCode::Ok);
+            }
+            let dir = project.root().join("schema");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+            for (file, value) in [
+                (schema::SPEC_SCHEMA_FILE, schema::spec_schema()),
+                (schema::MODEL_SET_SCHEMA_FILE, schema::model_set_schema()),
+            ] {
+                let path = dir.join(file);
+                std::fs::write(&path, schema::render(&value))
+                    .with_context(|| format!("failed to write {}", path.display()))?;
+                emit(&format!("wrote {}\n", path.display()))?;
+            }
             Ok(ExitCode::Ok)
         }
         Command::New { id } => {

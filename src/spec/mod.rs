@@ -8,6 +8,7 @@ mod load;
 mod model_set;
 mod outcome;
 mod role;
+pub mod schema;
 mod version;
 
 pub use claim::{

@@ -533,3 +533,33 @@ fn the_example_workflow_runs_the_suite_offline_on_pull_requests() {
         "{text}"
     );
 }
+
+#[test]
+fn committed_schemas_are_current_and_every_shipped_file_names_its_schema() {
+    use modecollapse::spec::schema;
+    for (file, value) in [
+        (schema::SPEC_SCHEMA_FILE, schema::spec_schema()),
+        (schema::MODEL_SET_SCHEMA_FILE, schema::model_set_schema()),
+    ] {
+        let committed = std::fs::read_to_string(crate::root().join("schema").join(file)).unwrap();
+        assert!(
+            committed == schema::render(&value),
+            "schema/{file} is stale: regenerate it with `cargo run -- schema`"
+        );
+    }
+    for (dir, file) in [
+        ("specs", schema::SPEC_SCHEMA_FILE),
+        ("models", schema::MODEL_SET_SCHEMA_FILE),
+    ] {
+        for e in std::fs::read_dir(crate::root().join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let want = format!("# yaml-language-server: $schema=../schema/{file}");
+            assert!(
+                text.starts_with(&want),
+                "{} does not start with `{want}`",
+                path.display()
+            );
+        }
+    }
+}
