@@ -29,6 +29,7 @@
 //! * [`verdict`] turns intervals and p-values into holds / refuted / inconclusive.
 //! * [`across`] tests expectations across prompts (`over: paired` / `over: pooled`).
 //! * [`run`] orchestrates specs × model sets; [`project`] is the entry point.
+//! * [`diff`] compares two recorded versions of a model set claim by claim.
 //! * [`evaluate`] decides each expectation on a model set's measurements, with its evidence.
 //! * [`plan`] computes the samples a sampled claim needs, from a pilot recording;
 //!   [`scaffold`] writes a commented spec to start from.
@@ -47,6 +48,7 @@
 
 pub mod across;
 pub mod client;
+pub mod diff;
 pub mod error;
 pub mod evaluate;
 pub mod measure;

@@ -80,6 +80,19 @@ enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Compare two recorded versions of a model set (e.g. `local` and `local@2026-11-27`) claim
+    /// by claim: verdict changes, figure deltas, and a drift test per (model, prompt).
+    Diff {
+        /// The first version, `SET` or `SET@VERSION`.
+        a: String,
+        /// The second version.
+        b: String,
+        /// Spec files (default: all).
+        specs: Vec<PathBuf>,
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Write `specs/<ID>.yaml`, a commented spec to start from (never overwrites).
     New {
         /// The spec id: lowercase letters, digits, `-` and `_`.
@@ -179,7 +192,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect();
                 let _ = writeln!(out, "  {:<14} {}", m.set.id, models.join(", "));
             }
+            let versions = modecollapse::spec::recorded_versions(&project.recordings_dir());
+            if !versions.is_empty() {
+                out.push_str(
+                    "recorded versions (use with --models SET@VERSION, compare with diff):\n",
+                );
+                for v in versions {
+                    let _ = writeln!(out, "  {v}");
+                }
+            }
             emit(&out)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Diff {
+            a,
+            b,
+            specs,
+            format,
+        } => {
+            let catalog = project.load(&specs, &[a.clone(), b.clone()])?;
+            let result = project.run(&catalog, RunOptions::new(Mode::Replay))?;
+            let diffs = modecollapse::diff::diff(&result, &a, &b);
+            match format {
+                Format::Json => emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&diffs).context("failed to render JSON")?
+                ))?,
+                _ => emit(&modecollapse::diff::diff_table(&diffs, &a, &b))?,
+            }
             Ok(ExitCode::Ok)
         }
         Command::Schema { print } => {

@@ -561,23 +561,75 @@ pub fn load_catalog(
 
 impl Catalog {
     /// Keeps only the named model sets; an unknown name is an error listing the known ones.
+    ///
+    /// `SET@VERSION` names a recorded version of a set: the same models, with recordings under
+    /// `recordings/SET@VERSION/` (a set recorded again keeps its old versions; `SET` alone is
+    /// the current recordings). The version is letters, digits, `-`, `_` and `.`.
     pub fn select_model_sets(&mut self, names: &[String]) -> Result<(), SpecError> {
         if names.is_empty() {
             return Ok(());
         }
+        let mut selected = Vec::new();
         for n in names {
-            if !self.model_sets.iter().any(|m| &m.set.id == n) {
+            let (base, version) = match n.split_once('@') {
+                Some((b, v)) => (b, Some(v)),
+                None => (n.as_str(), None),
+            };
+            let Some(found) = self.model_sets.iter().find(|m| m.set.id == base) else {
                 let known: Vec<_> = self.model_sets.iter().map(|m| m.set.id.as_str()).collect();
                 return Err(SpecError::UnknownName {
                     kind: "model set",
                     name: n.clone(),
                     known: known.join(", "),
                 });
+            };
+            if let Some(v) = version
+                && !valid_version(v)
+            {
+                return Err(SpecError::UnknownName {
+                    kind: "model-set version",
+                    name: n.clone(),
+                    known: "versions are letters, digits, `-`, `_` and `.`, as in local@2026-11-27"
+                        .into(),
+                });
+            }
+            let mut set = found.clone();
+            set.set.id = n.clone();
+            if !selected
+                .iter()
+                .any(|s: &LoadedModelSet| s.set.id == set.set.id)
+            {
+                selected.push(set);
             }
         }
-        self.model_sets.retain(|m| names.contains(&m.set.id));
+        selected.sort_by(|a, b| a.set.id.cmp(&b.set.id));
+        self.model_sets = selected;
         Ok(())
     }
+}
+
+/// A version label: non-empty, letters, digits, `-`, `_`, `.` (it names a directory).
+pub fn valid_version(v: &str) -> bool {
+    !v.is_empty()
+        && v != "."
+        && v != ".."
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The recorded versions of every set: `recordings/SET@VERSION/` directories, sorted.
+pub fn recorded_versions(recordings: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(recordings) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.split_once('@').is_some_and(|(_, v)| valid_version(v)))
+        .collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub use expectation::{CmpOp, Condition, Operand, RealMetric, Selector, parse_con
 pub(crate) use load::outcome_ref;
 pub use load::{
     Catalog, LoadedModelSet, LoadedSpec, LoadedUntestable, ParsedSpec, load_catalog,
-    parse_any_spec, parse_model_set, parse_spec,
+    parse_any_spec, parse_model_set, parse_spec, recorded_versions, valid_version,
 };
 pub use model_set::{Api, ModelEntry, ModelSet, ModelStatus, Provider};
 pub use outcome::{
