@@ -845,27 +845,23 @@ fn figure(f: &Figure) -> String {
 
 /// The test and its p-values, the divergences and bound, or the interval rule.
 fn evidence(e: &Evidence) -> String {
+    let mut parts = Vec::new();
     if let Some(t) = &e.difference {
         let d = &t.difference;
-        let mut s = format!(
-            "{}<br/>difference {}; p = {}, Holm-adjusted p = {}; opposite direction adjusted \
-             p = {}; α = {}",
+        parts.push(format!(
+            "{}<br/>difference {}; p {}, Holm-adjusted p {}; opposite direction adjusted \
+             p {}; α = {}",
             esc(&d.test),
             range(d.estimate, d.low, d.high),
-            p_value(t.p_value),
-            p_value(t.p_adjusted),
-            p_value(t.p_opposite_adjusted),
+            esc(&p_value(t.p_value)),
+            esc(&p_value(t.p_adjusted)),
+            esc(&p_value(t.p_opposite_adjusted)),
             num(t.alpha, 3),
-        );
-        if e.rule.starts_with("inconclusive:") {
-            let _ = write!(s, "<br/><span class=\"small\">{}</span>", esc(&e.rule));
-        }
-        return s;
+        ));
     }
     if let Some(d) = &e.divergence {
-        return format!(
-            "KL {} · TV {} · JS {} · Pinsker TV {}<br/>bound {} · |ΔH| {} · slack {} (nats)\
-             <br/><span class=\"small\">{}</span>",
+        parts.push(format!(
+            "KL {} · TV {} · JS {} · Pinsker TV {}<br/>bound {} · |ΔH| {} · slack {} (nats)",
             num(d.kl, 4),
             num(d.tv, 4),
             num(d.js, 4),
@@ -873,10 +869,21 @@ fn evidence(e: &Evidence) -> String {
             num(d.bound, 4),
             num(d.gap, 4),
             num(d.slack, 4),
-            esc(e.rule.split("; KL").next().unwrap_or(&e.rule)),
-        );
+        ));
     }
-    format!("<span class=\"small\">{}</span>", esc(&e.rule))
+    // The rule says how the figures decide; with a test it only matters when something other
+    // than the test decided (e.g. `min_coverage`), and the KL bound's rule repeats its figures.
+    let rule = if e.divergence.is_some() {
+        Some(e.rule.split("; KL").next().unwrap_or(&e.rule))
+    } else if e.difference.is_none() || e.rule.starts_with("inconclusive:") {
+        Some(e.rule.as_str())
+    } else {
+        None
+    };
+    if let Some(rule) = rule {
+        parts.push(format!("<span class=\"small\">{}</span>", esc(rule)));
+    }
+    parts.join("<br/>")
 }
 
 fn not_testable_section(out: &mut String, result: &RunResult) {
@@ -972,4 +979,324 @@ fn versions_section(out: &mut String, rows: &BTreeMap<(String, String), VersionR
         );
     }
     out.push_str("</table>\n</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::{Evidence, ExpectationResult, Figure, Instance};
+    use crate::run::{ClaimResult, MeasuredPair, SetResult};
+    use crate::spec::{LoadedUntestable, Over, ParsedSpec, parse_any_spec, parse_spec};
+    use std::path::{Path, PathBuf};
+
+    /// Text that breaks a page if any of it reaches the markup unescaped.
+    const NASTY: &str = r#"<script>alert("x & 'y'")</script>"#;
+
+    fn spec(prompts: usize) -> ClaimSpec {
+        // Two expectations, as the synthetic result below has.
+        let mut yaml = format!(
+            "version: 1\nid: nasty-claim\nclaim: '{claim}'\nsource: '{claim} source'\n\
+             status: tracked\nroles: [base, dpo]\nprompts:\n",
+            claim = NASTY.replace('\'', "''")
+        );
+        for i in 0..prompts {
+            yaml += &format!("  - name: p{i}\n    text: \"Q <{i}> & A\"\n");
+        }
+        yaml += "outcomes: {kind: integers, first: \" 0\", last: \" 100\"}\n\
+                 method: {kind: enumerate, top_k: 20, root_top_k: 1000}\n\
+                 expect:\n  - that: entropy(dpo) > entropy(base)\n    note: 'a <note> & more'\n\
+                 \x20 - that: entropy(dpo) > entropy(base) + 0.5\n    over: paired\n\
+                 notes: 'notes <i>'\n";
+        parse_spec(Path::new("specs/nasty.yaml"), &yaml).unwrap()
+    }
+
+    fn untestable() -> LoadedUntestable {
+        let yaml = format!(
+            "version: 1\nid: nasty-untestable\nclaim: 'c'\nsource: 's'\nstatus: not_testable\n\
+             reason: '{}'\n",
+            NASTY.replace('\'', "''")
+        );
+        match parse_any_spec(Path::new("specs/u.yaml"), &yaml).unwrap() {
+            ParsedSpec::NotTestable(spec) => LoadedUntestable {
+                path: PathBuf::from("specs/u.yaml"),
+                spec,
+            },
+            ParsedSpec::Testable(_) => panic!("a not-testable spec"),
+        }
+    }
+
+    fn iv(point: f64, low: f64, high: f64) -> Interval {
+        Interval { point, low, high }
+    }
+
+    fn measurement(entropy: f64) -> Measurement {
+        let mut shares = vec![iv(0.0, 0.0, 0.01); 101];
+        shares[97] = iv(0.6, 0.55, 0.65);
+        Measurement {
+            method: "enumerate",
+            entropy: iv(entropy, entropy - 0.1, entropy + 0.2),
+            coverage: iv(0.5, 0.5, 0.6),
+            mode: Some(97),
+            mode_certain: true,
+            mode_prob: iv(0.6, 0.55, 0.65),
+            shares,
+            unresolved: 0.1,
+            dead: 0.4,
+            requests: 103,
+            live_requests: 0,
+            model_ids: [NASTY.to_string()].into(),
+            fingerprints: Default::default(),
+            recorded: ["2026-01-01".to_string()].into(),
+            sampled: None,
+            warnings: vec![format!("a warning {NASTY}")],
+        }
+    }
+
+    fn result(prompts: usize) -> RunResult {
+        let spec = spec(prompts);
+        let mut measurements = Vec::new();
+        for (model, role, entropy) in [
+            ("base/<model>", Role::Base, 1.8),
+            ("dpo \"model\"", Role::Dpo, 3.7),
+        ] {
+            for (i, p) in spec.prompts.iter().enumerate() {
+                // The last prompt of the base model is missing: "n/a" in the figure.
+                let missing = role == Role::Base && i + 1 == spec.prompts.len();
+                measurements.push(MeasuredPair {
+                    model: model.into(),
+                    role,
+                    prompt: p.name.clone(),
+                    measurement: (!missing).then(|| measurement(entropy + i as f64 * 0.01)),
+                    unavailable: missing.then(|| format!("not recorded {NASTY}")),
+                });
+            }
+        }
+        let side = |label: &str, model: &str, point: f64| Figure {
+            label: label.into(),
+            model: Some(model.into()),
+            point,
+            low: point - 0.1,
+            high: point + 0.2,
+        };
+        let expectations = vec![ExpectationResult {
+            that: "entropy(dpo) > entropy(base)".into(),
+            over: Over::Each,
+            verdict: Verdict::Holds,
+            reason: None,
+            instances: vec![Instance {
+                prompt: "p0".into(),
+                models: [
+                    ("base".to_string(), "base/<model>".to_string()),
+                    ("dpo".to_string(), "dpo \"model\"".to_string()),
+                ]
+                .into(),
+                verdict: Verdict::Holds,
+                evidence: Evidence {
+                    lhs: Some(side("entropy(dpo)", "dpo \"model\"", 3.7)),
+                    rhs: Some(side("entropy(base)", "base/<model>", 1.8)),
+                    margin: 0.0,
+                    rule: "holds if low(lhs) > high(rhs)+margin".into(),
+                    difference: None,
+                    divergence: None,
+                },
+            }],
+        }];
+        // A tested difference (p-values below four decimals print with `<`) and a divergence
+        // with an infinite KL.
+        let mut tested = ExpectationResult {
+            that: "entropy(dpo) > entropy(base) + 0.5".into(),
+            over: Over::Paired,
+            verdict: Verdict::Holds,
+            reason: None,
+            instances: Vec::new(),
+        };
+        tested.instances.push(Instance {
+            prompt: "all 3 prompts".into(),
+            models: [("dpo".to_string(), NASTY.to_string())].into(),
+            verdict: Verdict::Holds,
+            evidence: Evidence {
+                lhs: Some(side("mean entropy(dpo)", NASTY, 3.7)),
+                rhs: Some(side("mean entropy(base)", "b", 1.8)),
+                margin: 0.5,
+                rule: "holds if the adjusted p < α".into(),
+                difference: Some(crate::evaluate::Tested {
+                    difference: crate::measure::SampledDifference {
+                        test: format!("test {NASTY}"),
+                        estimate: 1.9,
+                        low: 1.5,
+                        high: 2.3,
+                        p_greater: 1e-9,
+                        p_less: 1.0,
+                    },
+                    p_value: 1e-9,
+                    p_adjusted: 2e-9,
+                    p_opposite_adjusted: 1.0,
+                    alpha: 0.025000000000000022,
+                }),
+                divergence: Some(crate::evaluate::DivergenceEvidence {
+                    kl: f64::INFINITY,
+                    tv: 0.5,
+                    js: 0.2,
+                    pinsker_tv: 1.0,
+                    bound: 4.6,
+                    gap: 1.9,
+                    slack: 2.7,
+                }),
+            },
+        });
+        let expectations = vec![expectations.into_iter().next().unwrap(), tested];
+        RunResult {
+            claims: vec![ClaimResult {
+                spec,
+                file: "specs/nasty.yaml".into(),
+                model_sets: vec![SetResult {
+                    model_set: "local".into(),
+                    measurements,
+                    expectations,
+                }],
+            }],
+            untestable: vec![untestable()],
+        }
+    }
+
+    fn parse_xml(text: &str) -> roxmltree::Document<'_> {
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        roxmltree::Document::parse_with_options(text, options)
+            .unwrap_or_else(|e| panic!("not well-formed: {e}"))
+    }
+
+    /// Every text node of the document, unescaped, joined.
+    fn texts(doc: &roxmltree::Document) -> String {
+        doc.descendants()
+            .filter_map(|n| n.is_text().then(|| n.text()).flatten())
+            .collect::<Vec<_>>()
+            .join("")
+    }
+
+    #[test]
+    fn the_page_is_well_formed_and_escapes_every_spec_text() {
+        let report = to_html(&result(3));
+        assert!(
+            !report.index.contains("<script"),
+            "no script reaches the page"
+        );
+        assert!(!report.index.contains("<i>") && !report.index.contains("<model>"));
+        let doc = parse_xml(&report.index);
+        let text = texts(&doc);
+        // Claim, source, reason, notes, prompt text, model names, warnings: all shown as text.
+        assert!(text.matches(NASTY).count() >= 5, "{text}");
+        for needle in [
+            "Q <0> & A",
+            "notes <i>",
+            "a <note> & more",
+            "base/<model>",
+            "p < 0.0001, Holm-adjusted p < 0.0001",
+            "KL ∞",
+            "α = 0.025",
+        ] {
+            assert!(text.contains(needle), "{needle} missing");
+        }
+        for figure in &report.figures {
+            let svg = parse_xml(&figure.svg);
+            assert!(texts(&svg).contains("base/<model>") || figure.name.contains("dpo"));
+        }
+    }
+
+    #[test]
+    fn every_figure_is_inline_well_formed_and_named_safely() {
+        let report = to_html(&result(3));
+        // One entropy figure and five distributions (one measurement is missing).
+        assert_eq!(report.figures.len(), 6, "{:?}", names(&report));
+        let mut seen = BTreeSet::new();
+        for f in &report.figures {
+            assert!(seen.insert(f.name.clone()), "duplicate {}", f.name);
+            assert!(
+                f.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{}",
+                f.name
+            );
+            assert!(f.name.ends_with(".svg"));
+            assert!(
+                report.index.contains(f.svg.trim_end()),
+                "{} is inline",
+                f.name
+            );
+            assert!(
+                report
+                    .index
+                    .contains(&format!("href=\"figures/{}\"", f.name))
+            );
+            let doc = parse_xml(&f.svg);
+            let root = doc.root_element();
+            assert!(root.children().any(|n| n.has_tag_name("title")));
+            assert!(
+                doc.descendants()
+                    .any(|n| n.attribute("class") == Some("legend")),
+                "{} has a legend",
+                f.name
+            );
+            assert!(
+                doc.descendants()
+                    .filter(|n| n.attribute("class") == Some("axis-label"))
+                    .count()
+                    == 2,
+                "{} labels both axes",
+                f.name
+            );
+        }
+        let entropy = &report.figures[0];
+        assert!(entropy.svg.contains("entropy (nats)"));
+        assert!(entropy.svg.contains(">n/a<"), "the missing measurement");
+    }
+
+    fn names(report: &HtmlReport) -> Vec<&str> {
+        report.figures.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn many_prompts_get_the_compact_figures() {
+        let report = to_html(&result(COMPACT_ABOVE_PROMPTS + 2));
+        assert_eq!(
+            names(&report),
+            [
+                "nasty-claim--local--entropy.svg",
+                "nasty-claim--local--base__model_--mean-distribution.svg",
+                "nasty-claim--local--dpo__model_--mean-distribution.svg",
+            ]
+        );
+        assert!(
+            report
+                .index
+                .contains("Per-prompt distributions are not drawn")
+        );
+        assert!(report.figures[0].svg.contains("mean over prompts"));
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        assert_eq!(to_html(&result(3)), to_html(&result(3)));
+    }
+
+    #[test]
+    fn the_versions_section_lists_what_the_figures_rest_on() {
+        let report = to_html(&result(2));
+        assert!(report.index.contains("Model versions are not tracked yet"));
+        assert!(report.index.contains("2026-01-01"));
+    }
+
+    #[test]
+    fn an_empty_run_still_renders_a_page() {
+        let report = to_html(&RunResult {
+            claims: vec![],
+            untestable: vec![],
+        });
+        parse_xml(&report.index);
+        assert!(report.figures.is_empty());
+        assert!(report.index.contains("No model was measured"));
+    }
 }

@@ -44,17 +44,23 @@ pub(crate) fn num(x: f64, decimals: usize) -> String {
     }
 }
 
-/// `point [low, high]` with three decimals, the form every figure takes in the report.
+/// `point [low, high]` with three decimals, the form every figure takes in the report; a
+/// figure known exactly (a mean over prompts, a constant) prints as its point alone.
 pub(crate) fn range(point: f64, low: f64, high: f64) -> String {
-    format!("{} [{}, {}]", num(point, 3), num(low, 3), num(high, 3))
+    let (p, l, h) = (num(point, 3), num(low, 3), num(high, 3));
+    if p == l && p == h {
+        p
+    } else {
+        format!("{p} [{l}, {h}]")
+    }
 }
 
-/// A p-value: four decimals, or `< 0.0001`.
+/// A p-value with its relation, to follow `p`: `= 0.0571`, or `< 0.0001` below four decimals.
 pub(crate) fn p_value(p: f64) -> String {
     if p.is_finite() && p < 1e-4 {
         "< 0.0001".into()
     } else {
-        num(p, 4)
+        format!("= {}", num(p, 4))
     }
 }
 
@@ -101,8 +107,9 @@ mod tests {
         assert_eq!(num(f64::NAN, 3), "n/a");
         assert_eq!(num(f64::INFINITY, 3), "∞");
         assert_eq!(p_value(1e-7), "< 0.0001");
-        assert_eq!(p_value(0.05709), "0.0571");
+        assert_eq!(p_value(0.05709), "= 0.0571");
         assert_eq!(range(1.0, 0.5, 2.0), "1.000 [0.500, 2.000]");
+        assert_eq!(range(0.5521, 0.5521, 0.5521), "0.552");
         assert_eq!(px(f64::NAN), "0.0");
     }
 
