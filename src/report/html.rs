@@ -88,10 +88,10 @@ impl Page {
             n += 1;
         }
         self.names.insert(unique.clone());
-        let _ = write!(
+        let _ = writeln!(
             self.html,
             "<figure class=\"chart\">{svg}<figcaption>{caption} \
-             <a href=\"figures/{file}\">SVG</a></figcaption></figure>\n",
+             <a href=\"figures/{file}\">SVG</a></figcaption></figure>",
             svg = svg.trim_end(),
             caption = esc(caption),
             file = esc(&unique),
@@ -193,10 +193,11 @@ fn header(out: &mut String, result: &RunResult) {
         .collect();
     let _ = write!(
         out,
-        "<header>\n<h1>modecollapse report</h1>\n<p>{} claims evaluated on the model sets {} \
+        "<header>\n<h1>modecollapse report</h1>\n<p>{} claims evaluated on the model {} {} \
          from the committed recordings (replay), and {} claims that cannot be tested. \
          Expectations: {}. {}</p>\n",
         result.claims.len(),
+        if set_list.len() == 1 { "set" } else { "sets" },
         if set_list.is_empty() {
             "(none)".to_string()
         } else {
@@ -788,9 +789,9 @@ fn expectation_rows(out: &mut String, e: &ExpectationResult, note: Option<&str>)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<tr class=\"expectation\"><td colspan=\"6\"><code>{}</code> over {} {}{}{}</td></tr>\n",
+        "<tr class=\"expectation\"><td colspan=\"6\"><code>{}</code> over {} {}{}{}</td></tr>",
         esc(&e.that),
         esc(&over),
         verdict_badge(e.verdict),
@@ -819,9 +820,9 @@ fn instance_row(out: &mut String, i: &Instance) {
         Some(f) => figure(f),
         None => "—".into(),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         esc(&i.prompt),
         models.join("<br/>"),
         verdict_badge(i.verdict),
@@ -897,9 +898,9 @@ fn not_testable_section(out: &mut String, result: &RunResult) {
          tested</th></tr>\n",
     );
     for u in &result.untestable {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr id=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr id=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&claim_anchor(&u.spec.id)),
             esc(&u.spec.id),
             esc(u.spec.claim.trim()),
@@ -965,10 +966,10 @@ fn versions_section(out: &mut String, rows: &BTreeMap<(String, String), VersionR
         }
     };
     for ((set, model), row) in rows {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td class=\"num\">{}</td></tr>\n",
+             <td class=\"num\">{}</td></tr>",
             esc(set),
             esc(model),
             esc(&row.role),
