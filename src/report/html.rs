@@ -461,15 +461,22 @@ fn set_section(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
             )
         })
         .collect();
+    let measured = set.measurements.iter().any(|p| p.measurement.is_some());
     if !unavailable.is_empty() {
-        page.html
-            .push_str("<p>No figures for some models of this set:</p>\n<ul>");
+        let _ = write!(
+            page.html,
+            "<p>No figures for {} of this set:</p>\n<ul>",
+            if measured {
+                "some models"
+            } else {
+                "the models"
+            }
+        );
         for u in &unavailable {
             let _ = write!(page.html, "<li>{}</li>", esc(u));
         }
         page.html.push_str("</ul>\n");
     }
-    let measured = set.measurements.iter().any(|p| p.measurement.is_some());
     if measured {
         if spec.prompts.len() > COMPACT_ABOVE_PROMPTS {
             compact_figures(page, claim, set);
