@@ -30,7 +30,8 @@
 //! * [`across`] tests expectations across prompts (`over: paired` / `over: pooled`).
 //! * [`run`] orchestrates specs × model sets; [`project`] is the entry point.
 //! * [`evaluate`] decides each expectation on a model set's measurements, with its evidence.
-//! * [`plan`] computes the samples a sampled claim needs, from a pilot recording.
+//! * [`plan`] computes the samples a sampled claim needs, from a pilot recording;
+//!   [`scaffold`] writes a commented spec to start from.
 //! * [`report`] renders the JSON contract, the table, and snapshot content.
 //!
 //! ## Quick use
@@ -55,6 +56,7 @@ pub mod record;
 pub mod report;
 pub mod request;
 pub mod run;
+pub mod scaffold;
 pub mod source;
 pub mod spec;
 pub mod stats;

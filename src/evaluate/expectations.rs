@@ -1,6 +1,7 @@
 //! One model set's expectations: bind roles to models, decide each instance (bounds, tests,
 //! modes), combine instances, and correct the tests for multiplicity.
 
+use super::differs::differs;
 use super::family::adjust_for_multiplicity;
 use super::kl::kl_bound;
 use super::over_prompts::evaluate_across;
@@ -25,7 +26,7 @@ pub fn evaluate_set(
         .iter()
         .map(|e| evaluate(spec, set, e, measurements))
         .collect();
-    adjust_for_multiplicity(&mut expectations);
+    adjust_for_multiplicity(&mut expectations, spec.multiplicity);
     expectations
 }
 
@@ -187,6 +188,7 @@ fn decide(
 ) -> (Verdict, Evidence) {
     match condition {
         Condition::KlBound { .. } => kl_bound(spec, selectors, binding, figures),
+        Condition::Differs { .. } => differs(spec, binding, figures),
         Condition::ModeIs {
             outcome, negated, ..
         } => {

@@ -1,5 +1,6 @@
 //! Expectations evaluated on measurements: the verdicts and the evidence behind them.
 
+mod differs;
 mod evidence;
 mod expectations;
 mod family;

@@ -1,13 +1,17 @@
 //! The difference of one metric between two sampled measurements, with its interval and the
 //! one-sided p-values that decide `metric(a) > metric(b) + margin` (and the other operators).
 //!
-//! Entropies: a bootstrap of the difference (each sample resampled on its own) or, for NSB,
-//! the difference of the posteriors. Shares (prob, mode_prob, coverage): Newcombe's score
-//! interval for a difference of proportions, since the bootstrap of a share at 0 or n
-//! successes has no spread. Why not compare the two figures' own intervals: two 95% intervals that do not overlap is a
+//! Entropies: a bootstrap of the difference (each sample resampled on its own, with the first
+//! figure's estimator for both) or, for NSB, the difference of the posteriors. Shares (prob,
+//! mode_prob, coverage): Newcombe's score interval for a difference of proportions, since the
+//! bootstrap of a share at 0 or n successes has no spread.
+//!
+//! Why not compare the two figures' own intervals: two 95% intervals that do not overlap is a
 //! test at roughly the 0.5% level, so real differences go "inconclusive" far too often; the
 //! interval of the difference is the test the claim asks for (its false-positive rate under
-//! equal distributions is simulated in `docs/calibration.md`).
+//! equal distributions is simulated in `docs/calibration.md`). The bootstrap shares the
+//! share's weakness for an entropy whose sample sits in one outcome (no spread): such a figure
+//! gets the small-sample warning when samples are few against the outcome set.
 
 use super::Measurement;
 use crate::spec::{OutcomeSet, RealMetric};

@@ -12,7 +12,8 @@
 //! op          := ">" | ">=" | "<" | "<=" | "==" | "!=" | "~="    ("~=" ends with "+-" number)
 //! ```
 //!
-//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q).
+//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q); so does
+//! `differs(a, b)`: the two distributions differ.
 //!
 //! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
 //! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
@@ -158,6 +159,16 @@ pub enum Condition {
         /// Whose distribution is Q.
         b: Selector,
     },
+    /// `differs(a, b)`: the two distributions over outcomes differ (a permutation test of
+    /// equal distributions for samples — not a test of equal entropies; disjoint share bounds
+    /// for the logprob methods). Never refuted: equality cannot be shown, only bounded with
+    /// `~=`.
+    Differs {
+        /// One model.
+        a: Selector,
+        /// The other.
+        b: Selector,
+    },
     /// `mode(selector) == outcome` or `!=`.
     ModeIs {
         /// Whose mode.
@@ -181,7 +192,7 @@ impl Condition {
                 })
                 .collect(),
             Condition::ModeIs { selector, .. } => vec![*selector],
-            Condition::KlBound { a, b } => vec![*a, *b],
+            Condition::KlBound { a, b } | Condition::Differs { a, b } => vec![*a, *b],
         }
     }
 
@@ -195,7 +206,9 @@ impl Condition {
                     Operand::Constant(_) => None,
                 })
                 .collect(),
-            Condition::ModeIs { .. } | Condition::KlBound { .. } => Vec::new(),
+            Condition::ModeIs { .. } | Condition::KlBound { .. } | Condition::Differs { .. } => {
+                Vec::new()
+            }
         }
     }
 
@@ -215,7 +228,7 @@ impl Condition {
                 }
             }
             Condition::ModeIs { outcome, .. } => out.push(outcome.clone()),
-            Condition::KlBound { .. } => {}
+            Condition::KlBound { .. } | Condition::Differs { .. } => {}
         }
         out
     }
@@ -423,22 +436,26 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
-/// `kl_bound(a, b)`, a whole expectation on its own.
-fn parse_kl_bound(tokens: &[Token]) -> Result<Condition, String> {
-    let form = "expected `kl_bound(a, b)` with two roles or `*`, e.g. `kl_bound(*, *)`";
+/// `kl_bound(a, b)` or `differs(a, b)`, a whole expectation on its own.
+fn parse_pair(name: &str, tokens: &[Token]) -> Result<Condition, String> {
+    let form = format!("expected `{name}(a, b)` with two roles or `*`, e.g. `{name}(base, *)`");
     let selector = |t: Option<&Token>| match t {
         Some(Token::Star) => Ok(Selector::Every),
         Some(Token::Ident(r)) => Role::parse(r)
             .map(Selector::Role)
             .ok_or_else(|| format!("unknown role `{r}`; {form}")),
-        _ => Err(form.to_string()),
+        _ => Err(form.clone()),
     };
     match tokens {
-        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => Ok(Condition::KlBound {
-            a: selector(Some(a))?,
-            b: selector(Some(b))?,
-        }),
-        _ => Err(form.into()),
+        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => {
+            let (a, b) = (selector(Some(a))?, selector(Some(b))?);
+            Ok(if name == "differs" {
+                Condition::Differs { a, b }
+            } else {
+                Condition::KlBound { a, b }
+            })
+        }
+        _ => Err(form),
     }
 }
 
@@ -483,8 +500,11 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
 /// Parses one expectation; the error says what was expected.
 pub fn parse_condition(text: &str) -> Result<Condition, String> {
     let tokens = tokenize(text)?;
-    if tokens.first() == Some(&Token::Ident("kl_bound".into())) {
-        return parse_kl_bound(&tokens);
+    match tokens.first() {
+        Some(Token::Ident(name)) if name == "kl_bound" || name == "differs" => {
+            return parse_pair(name, &tokens);
+        }
+        _ => {}
     }
     let mut p = Parser { tokens, pos: 0 };
     let lhs = p.side()?;
@@ -654,6 +674,27 @@ mod tests {
             parse_condition("mode(base) == A").unwrap(),
             Condition::ModeIs { outcome: OutcomeRef::Name(n), .. } if n == "A"
         ));
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_condition("differs(base, *)").unwrap(),
+            Condition::Differs {
+                a: Selector::Role(Role::Base),
+                b: Selector::Every
+            }
+        );
+        assert!(
+            parse_condition("differs(base)")
+                .unwrap_err()
+                .contains("`differs(a, b)`")
+        );
+        assert!(
+            parse_condition("kl_bound(ppo, *)")
+                .unwrap_err()
+                .contains("unknown role `ppo`")
+        );
     }
 
     #[test]
