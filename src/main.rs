@@ -46,6 +46,17 @@ enum Command {
         #[arg(long, default_value_t = 60.0)]
         timeout: f64,
     },
+    /// Write an HTML report with SVG figures from the committed recordings (replay).
+    Report {
+        /// Spec files; every file of specs/ when none is given.
+        specs: Vec<PathBuf>,
+        /// Model sets to report on (repeatable); every set when none is given.
+        #[arg(long = "models", value_name = "SET")]
+        models: Vec<String>,
+        /// Directory to write index.html and figures/ into (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check specs and model sets; every problem is printed with file:line:column.
     Validate {
         /// Spec files; every file of specs/ when none is given.
@@ -314,6 +325,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::Ok)
         }
+        Command::Report { specs, models, out } => {
+            let catalog = project.load(&specs, &models)?;
+            let result = project.run(&catalog, RunOptions::new(Mode::Replay))?;
+            let report = modecollapse::report::to_html(&result);
+            write_report(&out, &report)?;
+            emit(&format!(
+                "wrote {} ({} figures in {})\n",
+                out.join("index.html").display(),
+                report.figures.len(),
+                out.join("figures").display()
+            ))?;
+            // The page shows a strict failure; `run` is the command that gates on it.
+            Ok(ExitCode::Ok)
+        }
         Command::Run {
             specs,
             models,
@@ -356,6 +381,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Writes `index.html` and `figures/*.svg` into `dir`, removing figures a previous report left
+/// in `figures/` that this one no longer has, so the directory matches the page.
+fn write_report(
+    dir: &std::path::Path,
+    report: &modecollapse::report::HtmlReport,
+) -> anyhow::Result<()> {
+    let figures = dir.join("figures");
+    std::fs::create_dir_all(&figures)
+        .with_context(|| format!("failed to create {}", figures.display()))?;
+    let keep: std::collections::BTreeSet<&str> =
+        report.figures.iter().map(|f| f.name.as_str()).collect();
+    let existing = std::fs::read_dir(&figures)
+        .with_context(|| format!("failed to read {}", figures.display()))?;
+    for entry in existing {
+        let entry = entry.with_context(|| format!("failed to read {}", figures.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".svg") && !keep.contains(name.as_ref()) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("failed to remove {}", entry.path().display()))?;
+        }
+    }
+    for f in &report.figures {
+        let path = figures.join(&f.name);
+        std::fs::write(&path, &f.svg)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    let index = dir.join("index.html");
+    std::fs::write(&index, &report.index)
+        .with_context(|| format!("failed to write {}", index.display()))?;
+    Ok(())
 }
 
 /// Writes to stdout; a closed pipe (`modecollapse run | head`) ends the output quietly, as

@@ -4,6 +4,7 @@ mod bad_specs;
 mod cli;
 mod live;
 mod measure;
+mod report;
 mod specs;
 
 /// The package root; cargo runs tests from it, but say so explicitly.
