@@ -222,7 +222,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let catalog = project.load(&specs, &[a.clone(), b.clone()])?;
-            let result = project.run(&catalog, RunOptions::new(Mode::Replay))?;
+            let mut options = RunOptions::new(Mode::Replay);
+            // A version may hold only some specs; what it lacks shows as "only in A/B".
+            options.missing_is_unavailable = true;
+            let result = project.run(&catalog, options)?;
             let diffs = modecollapse::diff::diff(&result, &a, &b);
             match format {
                 Format::Json => emit(&format!(

@@ -152,6 +152,11 @@ async fn run_on_set(
                     {
                         (None, Some(RETIRED.to_string()))
                     }
+                    Err(MeasureError::MissingRecording { .. })
+                        if source.missing_is_unavailable() =>
+                    {
+                        (None, Some(format!("not recorded in `{}`", set.id)))
+                    }
                     Err(e) => return Err(e.into()),
                 }
             };

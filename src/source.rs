@@ -82,6 +82,7 @@ pub struct Source {
     budget: Option<u64>,
     live_requests: AtomicU64,
     on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
+    missing_is_unavailable: bool,
 }
 
 impl Fetched {
@@ -105,6 +106,7 @@ impl Source {
             budget: None,
             live_requests: AtomicU64::new(0),
             on_live_request: None,
+            missing_is_unavailable: false,
         }
     }
 
@@ -118,6 +120,17 @@ impl Source {
     pub fn with_progress(mut self, hook: impl Fn() + Send + Sync + 'static) -> Source {
         self.on_live_request = Some(Box::new(hook));
         self
+    }
+
+    /// Whether a missing recording is reported as unavailable rather than an error.
+    pub fn with_missing_as_unavailable(mut self, yes: bool) -> Source {
+        self.missing_is_unavailable = yes;
+        self
+    }
+
+    /// See [`Source::with_missing_as_unavailable`].
+    pub fn missing_is_unavailable(&self) -> bool {
+        self.missing_is_unavailable
     }
 
     /// The mode.

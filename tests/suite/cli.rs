@@ -563,3 +563,55 @@ fn committed_schemas_are_current_and_every_shipped_file_names_its_schema() {
         }
     }
 }
+
+#[test]
+fn diff_between_two_recorded_versions_lists_the_changes() {
+    let out = crate::modecollapse(&[
+        "diff",
+        "local",
+        "local@parallel2",
+        "specs/footnote1-bash.yaml",
+        "specs/sampled-random-integer.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diffs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let figure = |claim: &str, model: &str| -> Value {
+        let c = diffs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["claim"] == claim)
+            .unwrap_or_else(|| panic!("{claim} in {diffs}"));
+        c["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["model"] == model)
+            .unwrap()
+            .clone()
+    };
+    // Two slots and concurrent requests moved gemma's logprobs (recorded, not simulated).
+    let gemma = figure("footnote1-bash", "gemma-3-270m");
+    assert_eq!(gemma["drift"], "moved within bounds", "{gemma}");
+    assert!(gemma["delta"].as_f64().unwrap().abs() > 0.01, "{gemma}");
+    let sampled = figure("sampled-random-integer", "gemma-3-270m");
+    assert!(
+        sampled["test"]
+            .as_str()
+            .unwrap()
+            .contains("G test of homogeneity"),
+        "{sampled}"
+    );
+    assert!(sampled["p_adjusted"].as_f64().is_some(), "{sampled}");
+    // A version that is not recorded at all is named, never a crash.
+    let bad = crate::modecollapse(&["run", "--models", "local@../x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("version"));
+}
