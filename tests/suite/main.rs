@@ -2,6 +2,8 @@
 
 mod bad_specs;
 mod cli;
+mod fault_server;
+mod faults;
 mod live;
 mod measure;
 mod specs;
