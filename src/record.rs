@@ -194,9 +194,16 @@ fn checksum<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Checks a recording file's text as loading it would, returning how many responses it holds;
+/// public for the fuzz harness (`tests/suite/fuzz.rs`).
+#[doc(hidden)]
+pub fn check_recording(path: &Path, text: &str) -> Result<usize, RecordError> {
+    parse_file(path, text).map(|entries| entries.len())
+}
+
 /// Parses a recording file; every malformed line is an error naming the line, and a file
 /// whose closing line is missing or does not match is an error naming the file.
-pub(crate) fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
+fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
     let all: Vec<&str> = text.lines().collect();
     let first = *all
         .first()

@@ -86,7 +86,7 @@ struct ChatMessage {
 }
 
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
-pub(crate) fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
+pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
     let (resp, choice) = first_choice(body)?;
     let text = match api {
         Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
@@ -156,11 +156,7 @@ struct ContentCandidate {
 /// since a server that silently caps the list would be recorded under a request it did not
 /// answer. The legacy map shape may legitimately hold fewer (two tokens with the same text
 /// share one key), so it is not checked.
-pub(crate) fn parse_response(
-    body: &[u8],
-    want_ids: bool,
-    top_k: u32,
-) -> Result<TopLogprobs, String> {
+pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogprobs, String> {
     let (resp, choice) = first_choice(body)?;
     let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
     let tokens = if let Some(content) = logprobs.content {

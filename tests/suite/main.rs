@@ -4,6 +4,7 @@ mod bad_specs;
 mod cli;
 mod fault_server;
 mod faults;
+mod fuzz;
 mod interruptions;
 mod live;
 mod measure;
