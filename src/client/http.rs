@@ -180,6 +180,18 @@ impl Client {
                                 ),
                             },
                         ),
+                        // A server that echoes the key in a response (a proxy's debug field,
+                        // a model name) would have it recorded; such a response is refused.
+                        Ok(bytes)
+                            if status == 200
+                                && key.as_deref().is_some_and(|k| contains(&bytes, k)) =>
+                        {
+                            return Err(ClientError::Shape {
+                                url: url_text.clone(),
+                                message: "the response contains the API key; it is not recorded"
+                                    .into(),
+                            });
+                        }
                         Ok(bytes) if status == 200 => {
                             return parse(&bytes).map_err(|message| ClientError::Shape {
                                 url: url_text.clone(),
@@ -238,6 +250,14 @@ fn ends_mid_json(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
 }
 
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+}
+
 /// Masks the key should a server (or a parser quoting the body) echo it back.
 fn redact(text: &str, key: Option<&str>) -> String {
     match key {
@@ -265,6 +285,11 @@ mod tests {
         assert!(is_loopback(&u("http://[::1]:80/v1")));
         assert!(!is_loopback(&u("http://example.com/v1")));
         assert!(!is_loopback(&u("http://10.0.0.1/v1")));
+        // Look-alikes of a loopback host are remote.
+        assert!(!is_loopback(&u("http://127.0.0.1@example.com/v1")));
+        assert!(!is_loopback(&u("http://localhost.example.com/v1")));
+        assert!(!is_loopback(&u("http://127.0.0.1.nip.io/v1")));
+        assert!(!is_loopback(&u("http://[::ffff:127.0.0.1]/v1")));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum Fault {
     /// Answer 200 with a wrong-shape body that carries the `Authorization` header where a
     /// number belongs, so that the parser's error message quotes it.
     EchoKeyInShape,
+    /// The valid answer with the `Authorization` header as its `model`, so that a client that
+    /// records it writes the key to a file.
+    EchoKeyInModel,
     /// The valid answer without its `logprobs`.
     NoLogprobs,
     /// The valid answer with only this many top logprobs.
@@ -384,11 +387,12 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
             let headers = retry_after
                 .map(|v| format!("Retry-After: {v}\r\n"))
                 .unwrap_or_default();
-            // Padding puts the echoed header across the client's 300-character excerpt cut.
+            // Padding puts the echoed key across the client's 300-character excerpt cut (its
+            // first 15 characters before it, given a three-digit status).
             let body = format!(
                 "{{\"error\":{{\"code\":{code},\"pad\":\"{}\",\"message\":\"rejected \
                  Authorization: {echo} for {}\"}}}}",
-                "x".repeat(230),
+                "x".repeat(213),
                 req.path
             );
             respond(&stream, code, &headers, body.as_bytes())
@@ -427,6 +431,12 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 {"id": echo, "token": " ", "logprob": -0.5}
             ]}]}}]});
             respond(&stream, 200, "", body.to_string().as_bytes())
+        }
+        Fault::EchoKeyInModel => {
+            let (_, answer) = valid_answer(state, &req, &body)?;
+            let mut v: Value = serde_json::from_slice(&answer).unwrap();
+            v["model"] = Value::String(echo);
+            respond(&stream, 200, "", v.to_string().as_bytes())
         }
         Fault::NoLogprobs => {
             let (_, answer) = valid_answer(state, &req, &body)?;

@@ -8,6 +8,7 @@ mod fuzz;
 mod interruptions;
 mod live;
 mod measure;
+mod secrets;
 mod specs;
 
 /// The package root; cargo runs tests from it, but say so explicitly.
