@@ -170,11 +170,6 @@ impl FaultServer {
         format!("http://{}/v1", self.addr)
     }
 
-    /// The listening address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The next requests get these faults, in order; later ones get the default.
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
         let mut s = self.state.script.lock().unwrap();

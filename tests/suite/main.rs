@@ -5,6 +5,7 @@ mod cli;
 mod fault_server;
 mod faults;
 mod fuzz;
+mod hostile;
 mod interruptions;
 mod live;
 mod measure;
