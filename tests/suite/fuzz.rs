@@ -513,6 +513,9 @@ fn fuzz_recording_files() {
     recording_target(QUICK);
 }
 
+/// A target's name, its runner (returning how many inputs were accepted) and its cases.
+type Target = (&'static str, fn(u32) -> usize, u32);
+
 #[test]
 #[ignore = "long: MODECOLLAPSE_FUZZ_CASES cases per target (default 200000)"]
 fn fuzz_long() {
@@ -521,7 +524,7 @@ fn fuzz_long() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
     let started = Instant::now();
-    let targets: [(&str, fn(u32) -> usize, u32); 5] = [
+    let targets: [Target; 5] = [
         ("spec text", spec_text_target, cases),
         ("model-set text", model_set_target, cases),
         // Each case writes a file; a tenth as many keeps this target's time in line.
