@@ -74,12 +74,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Samples per model each sampled comparison needs, from the recorded pilot.
+    Plan {
+        /// Spec files (default: every sampled spec under specs/).
+        specs: Vec<PathBuf>,
+        /// Model sets (default: all).
+        #[arg(long = "models", value_name = "SET")]
+        models: Vec<String>,
+        /// Power to reach.
+        #[arg(long, default_value_t = 0.8)]
+        power: f64,
+        /// One-sided level of each test (the verdicts use (1 - level) / 2 = 0.025).
+        #[arg(long, default_value_t = 0.025)]
+        alpha: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Json,
+    /// The claim × model set table of the README (`run` only).
+    Markdown,
 }
 
 fn main() {
@@ -106,8 +125,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { specs } => {
             let catalog = project.load(&specs, &[])?;
             emit(&format!(
-                "ok: {} spec(s), {} model set(s)\n",
+                "ok: {} spec(s), {} not testable, {} model set(s)\n",
                 catalog.specs.len(),
+                catalog.untestable.len(),
                 catalog.model_sets.len()
             ))?;
             Ok(ExitCode::Ok)
@@ -126,6 +146,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.path.display()
                 );
             }
+            for u in &catalog.untestable {
+                let _ = writeln!(
+                    out,
+                    "  {:<36} {:<8} {:<22} {}",
+                    u.spec.id,
+                    "not testable",
+                    "",
+                    u.path.display()
+                );
+            }
             out.push_str("model sets:\n");
             for m in &catalog.model_sets {
                 let models: Vec<_> = m
@@ -137,6 +167,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(out, "  {:<14} {}", m.set.id, models.join(", "));
             }
             emit(&out)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Plan {
+            specs,
+            models,
+            power,
+            alpha,
+            format,
+        } => {
+            if !(power > 0.0 && power < 1.0 && alpha > 0.0 && alpha < 0.5) {
+                anyhow::bail!("--power must be in (0, 1) and --alpha in (0, 0.5)");
+            }
+            let catalog = project.load(&specs, &models)?;
+            let result = project.run(&catalog, RunOptions::new(Mode::Replay))?;
+            let rows = modecollapse::plan::plan(&result, alpha, power);
+            match format {
+                Format::Json => emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&rows).context("failed to render JSON")?
+                ))?,
+                _ => emit(&modecollapse::plan::plan_table(&rows, alpha, power))?,
+            }
             Ok(ExitCode::Ok)
         }
         Command::Estimate {
@@ -160,7 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let value = modecollapse::report::estimate_json(&counts, options)
                 .map_err(anyhow::Error::msg)?;
             match format {
-                Format::Table => emit(&modecollapse::report::estimate_table(&value))?,
+                Format::Table | Format::Markdown => {
+                    emit(&modecollapse::report::estimate_table(&value))?
+                }
                 Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?,
             }
             Ok(ExitCode::Ok)
@@ -192,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let result = result?;
             match format {
                 Format::Table => emit(&to_table(&result))?,
+                Format::Markdown => emit(&modecollapse::report::to_markdown(&result))?,
                 Format::Json => emit(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(&to_json(&result, mode))

@@ -131,6 +131,11 @@ impl Source {
         self.mode
     }
 
+    /// Whether any recording of this model of this set exists on disk.
+    pub fn has_recordings(&self, model_set: &str, model: &str) -> bool {
+        self.store.path_for(model_set, model).exists()
+    }
+
     /// Live requests made so far.
     pub fn live_requests(&self) -> u64 {
         self.live_requests.load(Ordering::Relaxed)

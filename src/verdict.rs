@@ -57,6 +57,27 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Combines instances of an `over: any` expectation: holds if any instance holds, refuted
+    /// only if every instance is, else inconclusive (or unavailable when that is what is left).
+    pub fn combine_any(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let all: Vec<Verdict> = verdicts.into_iter().collect();
+        if all.is_empty() {
+            Verdict::NotApplicable
+        } else if all.contains(&Verdict::Holds) {
+            Verdict::Holds
+        } else if all.iter().all(|v| *v == Verdict::Refuted) {
+            Verdict::Refuted
+        } else if all.contains(&Verdict::Inconclusive) {
+            Verdict::Inconclusive
+        } else if all.contains(&Verdict::Unavailable) {
+            Verdict::Unavailable
+        } else {
+            Verdict::Refuted
+        }
+    }
+}
+
 /// Decides `lhs op rhs + margin` on intervals, returning the verdict and the rule applied.
 pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict, String) {
     let (b_lo, b_hi) = (rhs.low + margin, rhs.high + margin);
@@ -91,6 +112,26 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
         Verdict::Inconclusive
     };
     (verdict, rule.to_string())
+}
+
+/// Decides an expectation from the one-sided p-values of a test: holds when the (adjusted)
+/// p-value of its direction is below α, refuted when that of the opposite direction is, and
+/// inconclusive otherwise — a difference that is not significant never "holds".
+pub fn test_verdict(p_hold: f64, p_opposite: f64, alpha: f64) -> (Verdict, String) {
+    let verdict = if p_hold < alpha {
+        Verdict::Holds
+    } else if p_opposite < alpha {
+        Verdict::Refuted
+    } else {
+        Verdict::Inconclusive
+    };
+    (
+        verdict,
+        format!(
+            "holds if the adjusted one-sided p-value is below {alpha}; refuted if that of the \
+             opposite direction is"
+        ),
+    )
 }
 
 /// Decides `mode(x) == outcome` (or `!=` when `negated`).

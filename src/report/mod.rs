@@ -1,12 +1,15 @@
-//! Rendering results: the JSON contract, the table for people, and snapshot content.
+//! Rendering results: the JSON contract, the table for people, the README's markdown table,
+//! and snapshot content.
 //! Pure functions: no I/O.
 
 mod estimate;
 mod json;
+mod results;
 mod snapshot;
 mod table;
 
 pub use estimate::{EstimateOptions, estimate_json, estimate_table};
 pub use json::{JSON_FORMAT_VERSION, to_json};
+pub use results::to_markdown;
 pub use snapshot::snapshot_value;
 pub use table::to_table;

@@ -5,7 +5,11 @@
 //! expectation uses but the spec does not list, a duplicate id) locate the offending text in
 //! the source.
 
-use super::{ClaimSpec, ModelSet, Selector};
+use super::dataset::{MAX_DATASET_BYTES, prompts_from, resolve};
+use super::{
+    ClaimSpec, Condition, Dataset, Method, ModelSet, OutcomeRef, Over, PromptSpec, Selector,
+    UntestableSpec,
+};
 use crate::error::{Location, SpecError, SpecProblem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +33,24 @@ pub struct LoadedSpec {
     pub spec: ClaimSpec,
 }
 
+/// A not-testable claim and the file it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedUntestable {
+    /// The file.
+    pub path: PathBuf,
+    /// The parsed spec.
+    pub spec: UntestableSpec,
+}
+
+/// A spec file's content: a claim to evaluate or one that cannot be tested.
+#[derive(Debug, Clone)]
+pub enum ParsedSpec {
+    /// A claim with prompts, outcomes, method and expectations.
+    Testable(Box<ClaimSpec>),
+    /// `status: not_testable` with its reason.
+    NotTestable(UntestableSpec),
+}
+
 /// A model set and the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedModelSet {
@@ -43,6 +65,8 @@ pub struct LoadedModelSet {
 pub struct Catalog {
     /// Specs, sorted by id.
     pub specs: Vec<LoadedSpec>,
+    /// Claims that cannot be tested through an API, sorted by id.
+    pub untestable: Vec<LoadedUntestable>,
     /// Model sets, sorted by id.
     pub model_sets: Vec<LoadedModelSet>,
 }
@@ -323,13 +347,22 @@ fn top_level_key(text: &str, key: &str) -> Option<usize> {
 
 /// Parses one spec file's text. Cross-field checks are included; cross-file ones are not.
 pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>> {
-    let spec: ClaimSpec =
+    let mut spec: ClaimSpec =
         serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
     let mut problems = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
         problem(path, line, column, message)
     };
+    if let Some(dataset) = &spec.dataset {
+        if !spec.prompts.is_empty() {
+            return Err(vec![at(
+                "dataset:",
+                "a spec lists `prompts` or takes them from a `dataset`, not both".into(),
+            )]);
+        }
+        spec.prompts = load_dataset(dataset, path).map_err(|m| vec![at("dataset:", m)])?;
+    }
     if !valid_id(&spec.id) {
         problems.push(at(
             "id:",
@@ -340,7 +373,10 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
         ));
     }
     if spec.prompts.is_empty() {
-        problems.push(at("prompts:", "a spec needs at least one prompt".into()));
+        problems.push(at(
+            "prompts:",
+            "a spec needs at least one prompt (or a `dataset`)".into(),
+        ));
     }
     if spec.roles.is_empty() {
         problems.push(at("roles:", "a spec needs at least one role".into()));
@@ -359,6 +395,16 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
                 format!("prompt `{}` has an empty text", p.name),
             ));
         }
+    }
+    if !spec.outcomes.decided_by_prefix() && !matches!(spec.method, Method::Sample { .. }) {
+        problems.push(at(
+            "method:",
+            format!(
+                "outcomes of kind `{}` judge a whole completion, so they need `kind: sample`; \
+                 `next_token` and `enumerate` measure integers and choices",
+                spec.outcomes.kind()
+            ),
+        ));
     }
     if spec.expect.is_empty() {
         problems.push(at(
@@ -379,12 +425,63 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
             }
         }
         for n in e.condition.outcomes() {
-            if spec.outcomes.index_of_integer(n).is_none() {
+            if spec.outcomes.index_of(&n).is_none() {
                 problems.push(here(format!(
                     "expectation `{}` names outcome {n}, which is not in the outcome set",
                     e.that
                 )));
             }
+        }
+        let mut metrics = e.condition.metrics();
+        metrics.dedup();
+        for m in metrics {
+            if m.across_prompts_only() && e.over != Over::Pooled {
+                problems.push(here(format!(
+                    "expectation `{}`: `{m}` exists only across prompts; add `over: pooled`",
+                    e.that
+                )));
+            }
+            if m.across_prompts_only() {
+                for p in spec.prompts_of(e) {
+                    let known = p
+                        .answer
+                        .as_deref()
+                        .and_then(|a| spec.outcomes.index_of(&outcome_ref(a)));
+                    if known.is_none() {
+                        problems.push(here(format!(
+                            "expectation `{}`: `{m}` needs every prompt's `answer` in the \
+                             outcome set; prompt `{}` has {}",
+                            e.that,
+                            p.name,
+                            p.answer
+                                .as_deref()
+                                .map_or("none".to_string(), |a| format!("`{a}`"))
+                        )));
+                        break;
+                    }
+                }
+            }
+        }
+        if matches!(e.over, Over::Paired | Over::Pooled)
+            && !matches!(e.condition, Condition::Compare { .. })
+        {
+            problems.push(here(format!(
+                "expectation `{}`: `over: {}` compares metrics such as entropy, not modes",
+                e.that,
+                if e.over == Over::Paired {
+                    "paired"
+                } else {
+                    "pooled"
+                }
+            )));
+        }
+        if let Some(c) = e.min_coverage
+            && !(0.0..=1.0).contains(&c)
+        {
+            problems.push(here(format!(
+                "expectation `{}`: min_coverage {c} is not a probability in [0, 1]",
+                e.that
+            )));
         }
         for name in e.prompts.iter().flatten() {
             if !spec.prompts.iter().any(|p| &p.name == name) {
@@ -400,6 +497,69 @@ pub fn parse_spec(path: &Path, text: &str) -> Result<ClaimSpec, Vec<SpecProblem>
     } else {
         Err(problems)
     }
+}
+
+/// An answer as an outcome: a number for integer sets, else a name.
+pub(crate) fn outcome_ref(answer: &str) -> OutcomeRef {
+    match answer.parse::<u64>() {
+        Ok(n) => OutcomeRef::Integer(n),
+        Err(_) => OutcomeRef::Name(answer.to_string()),
+    }
+}
+
+/// Reads a spec's data file; the project is the directory above the spec's folder.
+fn load_dataset(dataset: &Dataset, spec_path: &Path) -> Result<Vec<PromptSpec>, String> {
+    let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
+    let spec_dir = if spec_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        spec_dir
+    };
+    let root = spec_dir.join("..");
+    let real = resolve(dataset, spec_path, &root)?;
+    let meta = std::fs::metadata(&real)
+        .map_err(|e| format!("failed to read dataset file `{}`: {e}", dataset.file))?;
+    if meta.len() > MAX_DATASET_BYTES {
+        return Err(format!(
+            "dataset file `{}` is {} bytes; at most {MAX_DATASET_BYTES} are accepted",
+            dataset.file,
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(&real)
+        .map_err(|e| format!("failed to read dataset file `{}`: {e}", dataset.file))?;
+    prompts_from(dataset, &dataset.file, &text)
+}
+
+/// Parses a spec file of either kind: `status: not_testable` files are read as
+/// [`UntestableSpec`], every other as [`ClaimSpec`].
+pub fn parse_any_spec(path: &Path, text: &str) -> Result<ParsedSpec, Vec<SpecProblem>> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        status: Option<serde_yaml::Value>,
+    }
+    let untestable = serde_yaml::from_str::<Probe>(text)
+        .ok()
+        .and_then(|p| p.status)
+        .is_some_and(|s| matches!(s.as_str(), Some("not_testable" | "not-testable")));
+    if !untestable {
+        return parse_spec(path, text).map(|s| ParsedSpec::Testable(Box::new(s)));
+    }
+    let spec: UntestableSpec =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_problem(path, text, e)])?;
+    if !valid_id(&spec.id) {
+        let (line, column) = locate(text, "id:");
+        return Err(vec![problem(
+            path,
+            line,
+            column,
+            format!(
+                "invalid id `{}`: expected lowercase letters, digits, `-` and `_`",
+                spec.id
+            ),
+        )]);
+    }
+    Ok(ParsedSpec::NotTestable(spec))
 }
 
 /// Parses one model-set file's text.
@@ -504,35 +664,43 @@ pub fn load_catalog(
     };
     let mut problems = Vec::new();
     let mut specs = Vec::new();
+    let mut untestable = Vec::new();
     let mut texts = BTreeMap::new();
     for path in spec_paths {
         match read_text(&path) {
             Err(p) => problems.push(p),
-            Ok(text) => match parse_spec(&path, &text) {
-                Ok(spec) => {
+            Ok(text) => match parse_any_spec(&path, &text) {
+                Ok(ParsedSpec::Testable(spec)) => {
                     texts.insert(path.clone(), text);
-                    specs.push(LoadedSpec { path, spec });
+                    specs.push(LoadedSpec { path, spec: *spec });
+                }
+                Ok(ParsedSpec::NotTestable(spec)) => {
+                    texts.insert(path.clone(), text);
+                    untestable.push(LoadedUntestable { path, spec });
                 }
                 Err(ps) => problems.extend(ps),
             },
         }
     }
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for s in &specs {
-        if let Some(first) = seen.get(&s.spec.id) {
-            let (line, column) = locate(&texts[&s.path], "id:");
+    let ids = specs
+        .iter()
+        .map(|s| (&s.spec.id, &s.path))
+        .chain(untestable.iter().map(|s| (&s.spec.id, &s.path)));
+    for (id, path) in ids {
+        if let Some(first) = seen.get(id) {
+            let (line, column) = locate(&texts[path], "id:");
             problems.push(problem(
-                &s.path,
+                path,
                 line,
                 column,
                 format!(
-                    "duplicate spec id `{}`, first defined in {}",
-                    s.spec.id,
+                    "duplicate spec id `{id}`, first defined in {}",
                     first.display()
                 ),
             ));
         } else {
-            seen.insert(s.spec.id.clone(), s.path.clone());
+            seen.insert(id.clone(), path.clone());
         }
     }
     let mut model_sets = Vec::new();
@@ -567,8 +735,13 @@ pub fn load_catalog(
         return Err(SpecError::Invalid(problems));
     }
     specs.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+    untestable.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
     model_sets.sort_by(|a, b| a.set.id.cmp(&b.set.id));
-    Ok(Catalog { specs, model_sets })
+    Ok(Catalog {
+        specs,
+        untestable,
+        model_sets,
+    })
 }
 
 impl Catalog {

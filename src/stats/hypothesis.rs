@@ -677,6 +677,52 @@ pub fn wilcoxon_signed_rank_exact(d: &[f64]) -> Result<TestResult> {
     })
 }
 
+/// The one-sided Wilcoxon signed-rank test: H₁ that the differences lean positive
+/// (`greater`) or negative. Same zero and tie conventions as [`wilcoxon_signed_rank_exact`];
+/// the statistic is R⁺ and the p-value P(R⁺ ≥ r⁺) (or P(R⁺ ≤ r⁺)) under the null, exact
+/// without ties, else from the normal approximation
+/// (`scipy.stats.wilcoxon(d, alternative='greater' | 'less')`). With n differences the
+/// smallest attainable p-value is 2⁻ⁿ: four prompts can never show p < 0.05.
+pub fn wilcoxon_signed_rank_one_sided(d: &[f64], greater: bool) -> Result<TestResult> {
+    check_finite(d)?;
+    let nonzero: Vec<f64> = d.iter().copied().filter(|&x| x != 0.0).collect();
+    if nonzero.is_empty() {
+        return Err(HypothesisError::AllZero);
+    }
+    let n = nonzero.len();
+    let abs: Vec<f64> = nonzero.iter().map(|x| x.abs()).collect();
+    let (ranks, tie_sum) = average_ranks(&abs);
+    let r_plus: f64 = nonzero
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    let nf = n as f64;
+    let total = nf * (nf + 1.0) / 2.0;
+    if tie_sum == 0.0 && n <= MAX_EXACT_WILCOXON {
+        // P(R⁺ ≥ r) = P(R⁺ ≤ total − r) by the symmetry of the null distribution.
+        let k = if greater { total - r_plus } else { r_plus };
+        return Ok(TestResult {
+            statistic: r_plus,
+            p_value: signed_rank_cdf(n, k.round() as usize),
+            df: None,
+            method: PValueMethod::Exact,
+            n: n as u64,
+        });
+    }
+    let variance = (nf * (nf + 1.0) * (2.0 * nf + 1.0) - tie_sum / 2.0) / 24.0;
+    let z = (r_plus - total / 2.0) / variance.sqrt();
+    let z = if greater { z } else { -z };
+    Ok(TestResult {
+        statistic: r_plus,
+        p_value: normal_sf(z),
+        df: None,
+        method: PValueMethod::Normal,
+        n: n as u64,
+    })
+}
+
 /// The exact two-sided sign test: under the null each non-zero difference is positive with
 /// probability ½ (`scipy.stats.binomtest(k, n, 0.5)`).
 ///
@@ -1083,6 +1129,11 @@ mod tests {
             };
             assert_eq!(r.method, method, "{name}");
             assert_eq!(r.n, case["n"].as_u64().unwrap(), "{name}");
+            let d = floats(&case["d"]);
+            let greater = wilcoxon_signed_rank_one_sided(&d, true).unwrap();
+            let less = wilcoxon_signed_rank_one_sided(&d, false).unwrap();
+            worst.check(name, greater.p_value, case["p_greater"].as_f64().unwrap());
+            worst.check(name, less.p_value, case["p_less"].as_f64().unwrap());
         }
         for case in f["sign"].as_array().unwrap() {
             let name = case["name"].as_str().unwrap();

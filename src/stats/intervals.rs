@@ -364,9 +364,23 @@ pub fn bca_interval(
     if !jackknife.iter().all(|(v, _)| v.is_finite()) {
         return Err(IntervalError::NotFinite("a jackknife value"));
     }
+    bca_interval_with_acceleration(theta_hat, replicates, acceleration(jackknife), level)
+}
+
+/// [`bca_interval`] with the acceleration given (e.g. the several-sample form of
+/// `stats::two_sample`).
+pub fn bca_interval_with_acceleration(
+    theta_hat: f64,
+    replicates: &[f64],
+    a: f64,
+    level: f64,
+) -> Result<(f64, f64), IntervalError> {
+    check_level(level)?;
+    if !theta_hat.is_finite() {
+        return Err(IntervalError::NotFinite("the estimate"));
+    }
     let sorted = sorted_finite(replicates)?;
     let z0 = bias_correction(theta_hat, &sorted);
-    let a = acceleration(jackknife);
     let normal = std_normal();
     let tail = (1.0 - level) / 2.0;
     let alpha1 = adjusted_level(z0, normal.inverse_cdf(tail), a);
