@@ -306,7 +306,12 @@ fn plan_gives_samples_per_model_from_the_pilot() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = &rows.as_array().expect("a list of rows")[0];
     assert_eq!(row["that"], "entropy(dpo) > entropy(base)");
