@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,8 @@ struct State {
     seen: Mutex<Vec<Seen>>,
     stop: AtomicBool,
     backend: Backend,
+    /// Faults applied since the start (not reset by `clear_seen`).
+    total_faults: AtomicUsize,
 }
 
 /// A running responder; stops accepting when dropped.
@@ -147,6 +149,7 @@ impl FaultServer {
             seen: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             backend,
+            total_faults: AtomicUsize::new(0),
         });
         let accept_state = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -200,6 +203,11 @@ impl FaultServer {
 
 impl Drop for FaultServer {
     fn drop(&mut self) {
+        // A tally for the closing note of issue 6 (seen with `--nocapture`).
+        let injected = self.state.total_faults.load(Ordering::SeqCst);
+        if injected > 0 {
+            eprintln!("fault server: {injected} faults injected");
+        }
         self.state.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so that it sees the flag and releases the port.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
@@ -360,6 +368,9 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
             .pop_front()
             .unwrap_or_else(|| state.default.lock().unwrap().clone())
     };
+    if fault != Fault::Pass {
+        state.total_faults.fetch_add(1, Ordering::SeqCst);
+    }
     state.seen.lock().unwrap().push(Seen {
         body: body.clone(),
         authorization: req.authorization.clone(),
