@@ -29,7 +29,9 @@
 //! * [`verdict`] turns intervals and p-values into holds / refuted / inconclusive.
 //! * [`across`] tests expectations across prompts (`over: paired` / `over: pooled`).
 //! * [`run`] orchestrates specs × model sets; [`project`] is the entry point.
-//! * [`plan`] computes the samples a sampled claim needs, from a pilot recording.
+//! * [`evaluate`] decides each expectation on a model set's measurements, with its evidence.
+//! * [`plan`] computes the samples a sampled claim needs, from a pilot recording;
+//!   [`scaffold`] writes a commented spec to start from.
 //! * [`report`] renders the JSON contract, the table, and snapshot content.
 //!
 //! ## Quick use
@@ -46,6 +48,7 @@
 pub mod across;
 pub mod client;
 pub mod error;
+pub mod evaluate;
 pub mod measure;
 pub mod plan;
 pub mod project;
@@ -53,6 +56,7 @@ pub mod record;
 pub mod report;
 pub mod request;
 pub mod run;
+pub mod scaffold;
 pub mod source;
 pub mod spec;
 pub mod stats;

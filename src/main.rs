@@ -74,6 +74,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write the JSON Schemas of spec and model-set files to `schema/` (or print them).
+    Schema {
+        /// Print the spec schema to stdout instead of writing files.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Write `specs/<ID>.yaml`, a commented spec to start from (never overwrites).
+    New {
+        /// The spec id: lowercase letters, digits, `-` and `_`.
+        id: String,
+    },
     /// Samples per model each sampled comparison needs, from the recorded pilot.
     Plan {
         /// Spec files (default: every sampled spec under specs/).
@@ -99,6 +110,8 @@ enum Format {
     Json,
     /// The claim × model set table of the README (`run` only).
     Markdown,
+    /// JUnit XML for CI systems (`run` only).
+    Junit,
 }
 
 fn main() {
@@ -169,6 +182,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit(&out)?;
             Ok(ExitCode::Ok)
         }
+        Command::Schema { print } => {
+            use modecollapse::spec::schema;
+            if print {
+                emit(&schema::render(&schema::spec_schema()))?;
+                return Ok(ExitCode::Ok);
+            }
+            let dir = project.root().join("schema");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+            for (file, value) in [
+                (schema::SPEC_SCHEMA_FILE, schema::spec_schema()),
+                (schema::MODEL_SET_SCHEMA_FILE, schema::model_set_schema()),
+            ] {
+                let path = dir.join(file);
+                std::fs::write(&path, schema::render(&value))
+                    .with_context(|| format!("failed to write {}", path.display()))?;
+                emit(&format!("wrote {}\n", path.display()))?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::New { id } => {
+            if !modecollapse::scaffold::valid_id(&id) {
+                anyhow::bail!("invalid id `{id}`: expected lowercase letters, digits, `-` and `_`");
+            }
+            let path = project.spec_dir().join(format!("{id}.yaml"));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .with_context(|| format!("failed to create {}", path.display()))?;
+            std::io::Write::write_all(
+                &mut file,
+                modecollapse::scaffold::spec_template(&id).as_bytes(),
+            )
+            .with_context(|| format!("failed to write {}", path.display()))?;
+            emit(&format!(
+                "wrote {}; edit it, then `modecollapse validate {}`\n",
+                path.display(),
+                path.display()
+            ))?;
+            Ok(ExitCode::Ok)
+        }
         Command::Plan {
             specs,
             models,
@@ -212,7 +267,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let value = modecollapse::report::estimate_json(&counts, options)
                 .map_err(anyhow::Error::msg)?;
             match format {
-                Format::Table | Format::Markdown => {
+                Format::Table | Format::Markdown | Format::Junit => {
                     emit(&modecollapse::report::estimate_table(&value))?
                 }
                 Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?,
@@ -247,6 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Format::Table => emit(&to_table(&result))?,
                 Format::Markdown => emit(&modecollapse::report::to_markdown(&result))?,
+                Format::Junit => emit(&modecollapse::report::to_junit(&result))?,
                 Format::Json => emit(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(&to_json(&result, mode))

@@ -80,7 +80,11 @@ impl Verdict {
 
 /// Decides `lhs op rhs + margin` on intervals, returning the verdict and the rule applied.
 pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict, String) {
-    let (b_lo, b_hi) = (rhs.low + margin, rhs.high + margin);
+    let (b_lo, b_hi) = if op == CmpOp::Approx {
+        (rhs.low, rhs.high)
+    } else {
+        (rhs.low + margin, rhs.high + margin)
+    };
     let (holds, refuted, rule) = match op {
         CmpOp::Gt => (
             lhs.low > b_hi,
@@ -102,6 +106,15 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
             lhs.low > b_hi,
             "holds if high(lhs) <= low(rhs)+margin; refuted if low(lhs) > high(rhs)+margin",
         ),
+        CmpOp::Approx => {
+            // The difference lhs − rhs lies in [low(lhs) − high(rhs), high(lhs) − low(rhs)].
+            let (d_lo, d_hi) = (lhs.low - rhs.high, lhs.high - rhs.low);
+            (
+                d_lo > -margin && d_hi < margin,
+                d_lo >= margin || d_hi <= -margin,
+                "holds if the difference's interval lies inside (-margin, margin); refuted if it lies outside [-margin, margin]",
+            )
+        }
         CmpOp::Eq | CmpOp::Ne => unreachable!("the parser allows equality on modes only"),
     };
     let verdict = if holds {
@@ -223,6 +236,15 @@ mod tests {
             compare(iv(0.5, 0.5), CmpOp::Gt, Interval::exact(0.5), 0.0).0,
             Verdict::Refuted
         );
+    }
+
+    #[test]
+    fn equivalence_on_intervals() {
+        let eq = |l, r, m| compare(l, CmpOp::Approx, r, m).0;
+        assert_eq!(eq(iv(1.0, 1.1), iv(1.0, 1.05), 0.2), Verdict::Holds);
+        assert_eq!(eq(iv(1.0, 1.1), iv(1.0, 1.05), 0.05), Verdict::Inconclusive);
+        assert_eq!(eq(iv(2.0, 2.1), iv(1.0, 1.05), 0.5), Verdict::Refuted);
+        assert_eq!(eq(iv(0.0, 0.1), iv(1.0, 1.05), 0.5), Verdict::Refuted);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `--format markdown`: the claim × model set table the README carries (generated, checked by a
 //! test, never edited by hand).
 
-use crate::run::{ExpectationResult, RunResult, SetResult};
+use crate::evaluate::ExpectationResult;
+use crate::run::{RunResult, SetResult};
 use crate::verdict::Verdict;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -96,7 +97,7 @@ fn key_figure(e: &ExpectationResult) -> Option<String> {
         !matches!(i.verdict, Verdict::Unavailable | Verdict::NotApplicable)
             && i.evidence.lhs.is_some()
     })?;
-    let side = |f: &crate::run::Figure| {
+    let side = |f: &crate::evaluate::Figure| {
         if f.model.is_some() {
             format!("{} {:.2}", f.label, f.point)
         } else {

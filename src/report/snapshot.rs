@@ -47,7 +47,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
             Some(m) => {
                 let mut top: Vec<(usize, f64)> = m.shares.iter().enumerate().map(|(i, s)| (i, s.point)).filter(|(_, p)| *p > 0.0).collect();
                 top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.value(*i), p))).collect();
+                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.name(*i), p))).collect();
                 let mut v = json!({
                     "model": p.model,
                     "role": p.role,
@@ -85,7 +85,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 .instances
                 .iter()
                 .map(|i| {
-                    let side = |f: &Option<crate::run::Figure>| {
+                    let side = |f: &Option<crate::evaluate::Figure>| {
                         f.as_ref().map(|f| match f.model.as_deref() {
                             Some(m) => {
                                 format!("{} [{m}] = {}", f.label, range(f.point, f.low, f.high))

@@ -2,10 +2,11 @@
 
 use super::expectation::{Condition, parse_condition};
 use super::{OutcomeSet, Role, Version};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One claim, as written in `specs/<id>.yaml` (format version 1; see README "Spec format").
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
     /// Format version; this build reads `1`.
@@ -28,19 +29,37 @@ pub struct ClaimSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<Dataset>,
     /// What counts as an outcome.
+    #[schemars(with = "super::outcome::OutcomeSetYaml")]
     pub outcomes: OutcomeSet,
     /// How the distribution over outcomes is measured.
+    #[schemars(with = "MethodYaml")]
     pub method: Method,
     /// The claim as expectations over metrics, evaluated per prompt.
+    #[schemars(with = "Vec<ExpectationYaml>")]
     pub expect: Vec<Expectation>,
     /// Free-form remarks (caveats from the post, reconstruction notes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The correction over the claim's tests on a model set (default `holm`).
+    #[serde(default)]
+    pub multiplicity: Multiplicity,
+}
+
+/// How the p-values of a claim's tests on one model set are corrected together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Multiplicity {
+    /// Holm's step-down: controls the family-wise error rate (no test wrongly holds, at α).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: controls the false discovery rate (for claims with many tests, such
+    /// as one per question).
+    BenjaminiHochberg,
 }
 
 /// A claim of the post that cannot be tested through an API, kept so that reports list it
 /// with its reason instead of dropping it silently (`status: not_testable`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UntestableSpec {
     /// Format version; this build reads `1`.
@@ -61,7 +80,7 @@ pub struct UntestableSpec {
 }
 
 /// The one status an [`UntestableSpec`] has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UntestableStatus {
     /// Cannot be tested through an API.
@@ -70,7 +89,7 @@ pub enum UntestableStatus {
 }
 
 /// Whether a claim gates the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
     /// A verdict other than "holds" (or not applicable) fails the run, exit code 1.
@@ -80,7 +99,7 @@ pub enum ClaimStatus {
 }
 
 /// A named prompt.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptSpec {
     /// Short name used in reports and `prompts:` filters.
@@ -93,7 +112,7 @@ pub struct PromptSpec {
 }
 
 /// A data file whose rows become prompts: one JSON object per line.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
     /// The file, relative to the spec's directory; it must stay inside the project.
@@ -114,7 +133,7 @@ fn default_name_field() -> String {
 }
 
 /// How an expectation's instances over prompts (and model bindings) decide its verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Over {
     /// On every prompt: refuted if any instance is, holds only if all hold.
@@ -184,7 +203,7 @@ pub enum Method {
 pub const ESTIMATOR_NAMES: [&str; 5] =
     ["plug_in", "miller_madow", "grassberger", "chao_shen", "nsb"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MethodYaml {
     kind: MethodKind,
@@ -226,7 +245,7 @@ impl MethodYaml {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum MethodKind {
     NextToken,
@@ -384,7 +403,7 @@ fn is_each(o: &Over) -> bool {
     *o == Over::Each
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExpectationYaml {
     that: String,

@@ -9,10 +9,11 @@
 //! outcome     := integer | name
 //! name        := entropy | coverage | mode_prob | prob | mode | ece | accuracy
 //! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
-//! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
+//! op          := ">" | ">=" | "<" | "<=" | "==" | "!=" | "~="    ("~=" ends with "+-" number)
 //! ```
 //!
-//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q).
+//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q); so does
+//! `differs(a, b)`: the two distributions differ.
 //!
 //! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
 //! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
@@ -60,6 +61,15 @@ pub enum RealMetric {
 }
 
 impl RealMetric {
+    /// The metric applied to a selector as an expectation writes it: `entropy(base)`,
+    /// `prob(base, loop)`.
+    pub fn label(&self, selector: Selector) -> String {
+        match self {
+            RealMetric::Prob(o) => format!("prob({selector}, {o})"),
+            other => format!("{other}({selector})"),
+        }
+    }
+
     /// Whether the metric exists only across prompts (`ece`, `accuracy`).
     pub fn across_prompts_only(&self) -> bool {
         matches!(self, RealMetric::Ece | RealMetric::Accuracy)
@@ -108,6 +118,8 @@ pub enum CmpOp {
     Eq,
     /// `!=`
     Ne,
+    /// `~=` with `+- m`: equal within the margin (equivalence, TOST for sampled figures).
+    Approx,
 }
 
 impl CmpOp {
@@ -120,6 +132,7 @@ impl CmpOp {
             CmpOp::Le => "<=",
             CmpOp::Eq => "==",
             CmpOp::Ne => "!=",
+            CmpOp::Approx => "~=",
         }
     }
 }
@@ -146,6 +159,16 @@ pub enum Condition {
         /// Whose distribution is Q.
         b: Selector,
     },
+    /// `differs(a, b)`: the two distributions over outcomes differ (a permutation test of
+    /// equal distributions for samples — not a test of equal entropies; disjoint share bounds
+    /// for the logprob methods). Never refuted: equality cannot be shown, only bounded with
+    /// `~=`.
+    Differs {
+        /// One model.
+        a: Selector,
+        /// The other.
+        b: Selector,
+    },
     /// `mode(selector) == outcome` or `!=`.
     ModeIs {
         /// Whose mode.
@@ -169,7 +192,7 @@ impl Condition {
                 })
                 .collect(),
             Condition::ModeIs { selector, .. } => vec![*selector],
-            Condition::KlBound { a, b } => vec![*a, *b],
+            Condition::KlBound { a, b } | Condition::Differs { a, b } => vec![*a, *b],
         }
     }
 
@@ -183,7 +206,9 @@ impl Condition {
                     Operand::Constant(_) => None,
                 })
                 .collect(),
-            Condition::ModeIs { .. } | Condition::KlBound { .. } => Vec::new(),
+            Condition::ModeIs { .. } | Condition::KlBound { .. } | Condition::Differs { .. } => {
+                Vec::new()
+            }
         }
     }
 
@@ -203,7 +228,7 @@ impl Condition {
                 }
             }
             Condition::ModeIs { outcome, .. } => out.push(outcome.clone()),
-            Condition::KlBound { .. } => {}
+            Condition::KlBound { .. } | Condition::Differs { .. } => {}
         }
         out
     }
@@ -219,6 +244,7 @@ enum Token {
     Comma,
     Plus,
     Minus,
+    PlusMinus,
     Op(CmpOp),
 }
 
@@ -231,6 +257,18 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
         match c {
             _ if c.is_whitespace() => i += 1,
+            _ if two == "+-" => {
+                out.push(Token::PlusMinus);
+                i += 2;
+            }
+            '±' => {
+                out.push(Token::PlusMinus);
+                i += 1;
+            }
+            _ if two == "~=" => {
+                out.push(Token::Op(CmpOp::Approx));
+                i += 2;
+            }
             '(' | ')' | ',' | '*' | '+' | '-' => {
                 out.push(match c {
                     '(' => Token::LParen,
@@ -398,22 +436,26 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
-/// `kl_bound(a, b)`, a whole expectation on its own.
-fn parse_kl_bound(tokens: &[Token]) -> Result<Condition, String> {
-    let form = "expected `kl_bound(a, b)` with two roles or `*`, e.g. `kl_bound(*, *)`";
+/// `kl_bound(a, b)` or `differs(a, b)`, a whole expectation on its own.
+fn parse_pair(name: &str, tokens: &[Token]) -> Result<Condition, String> {
+    let form = format!("expected `{name}(a, b)` with two roles or `*`, e.g. `{name}(base, *)`");
     let selector = |t: Option<&Token>| match t {
         Some(Token::Star) => Ok(Selector::Every),
         Some(Token::Ident(r)) => Role::parse(r)
             .map(Selector::Role)
             .ok_or_else(|| format!("unknown role `{r}`; {form}")),
-        _ => Err(form.to_string()),
+        _ => Err(form.clone()),
     };
     match tokens {
-        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => Ok(Condition::KlBound {
-            a: selector(Some(a))?,
-            b: selector(Some(b))?,
-        }),
-        _ => Err(form.into()),
+        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => {
+            let (a, b) = (selector(Some(a))?, selector(Some(b))?);
+            Ok(if name == "differs" {
+                Condition::Differs { a, b }
+            } else {
+                Condition::KlBound { a, b }
+            })
+        }
+        _ => Err(form),
     }
 }
 
@@ -458,8 +500,11 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
 /// Parses one expectation; the error says what was expected.
 pub fn parse_condition(text: &str) -> Result<Condition, String> {
     let tokens = tokenize(text)?;
-    if tokens.first() == Some(&Token::Ident("kl_bound".into())) {
-        return parse_kl_bound(&tokens);
+    match tokens.first() {
+        Some(Token::Ident(name)) if name == "kl_bound" || name == "differs" => {
+            return parse_pair(name, &tokens);
+        }
+        _ => {}
     }
     let mut p = Parser { tokens, pos: 0 };
     let lhs = p.side()?;
@@ -468,6 +513,19 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         _ => return Err("expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)".into()),
     };
     let rhs = p.side()?;
+    let tolerance = if op == CmpOp::Approx {
+        match (p.next(), p.next()) {
+            (Some(Token::PlusMinus), Some(Token::Number(v, _))) if v > 0.0 => Some(v),
+            _ => {
+                return Err(
+                    "`~=` needs its margin as `+- m` with m > 0, e.g. `entropy(a) ~= entropy(b) +- 0.2`"
+                        .into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
     if p.peek().is_some() {
         return Err("unexpected text after the right-hand side".into());
     }
@@ -510,10 +568,24 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         });
     }
     if matches!(op, CmpOp::Eq | CmpOp::Ne) {
-        return Err("real-valued metrics compare with `>`, `>=`, `<` or `<=`, not equality".into());
+        return Err(
+            "real-valued metrics compare with `>`, `>=`, `<`, `<=` or `~= … +- m`, not equality"
+                .into(),
+        );
     }
     let (lhs, left_offset) = real_side(lhs)?;
     let (rhs, right_offset) = real_side(rhs)?;
+    if let Some(m) = tolerance {
+        if left_offset != 0.0 || right_offset != 0.0 {
+            return Err("`~=` takes its margin as `+- m` only, not as an offset".into());
+        }
+        return Ok(Condition::Compare {
+            lhs,
+            op,
+            rhs,
+            margin: m,
+        });
+    }
     if matches!((&lhs, &rhs), (Operand::Constant(_), Operand::Constant(_))) {
         return Err("an expectation needs at least one metric".into());
     }
@@ -605,10 +677,51 @@ mod tests {
     }
 
     #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_condition("differs(base, *)").unwrap(),
+            Condition::Differs {
+                a: Selector::Role(Role::Base),
+                b: Selector::Every
+            }
+        );
+        assert!(
+            parse_condition("differs(base)")
+                .unwrap_err()
+                .contains("`differs(a, b)`")
+        );
+        assert!(
+            parse_condition("kl_bound(ppo, *)")
+                .unwrap_err()
+                .contains("unknown role `ppo`")
+        );
+    }
+
+    #[test]
+    fn equivalence_with_a_margin() {
+        for text in [
+            "entropy(dpo) ~= entropy(base) +- 0.3",
+            "entropy(dpo) ~= entropy(base) ± 0.3",
+        ] {
+            assert_eq!(
+                parse_condition(text).unwrap(),
+                Condition::Compare {
+                    lhs: metric(RealMetric::Entropy, Role::Dpo),
+                    op: CmpOp::Approx,
+                    rhs: metric(RealMetric::Entropy, Role::Base),
+                    margin: 0.3
+                }
+            );
+        }
+    }
+
+    #[test]
     fn rejects_with_the_expected_form() {
         let err = |t: &str| parse_condition(t).unwrap_err();
         assert!(err("entropy(ppo) > 1").contains("unknown role `ppo`"));
         assert!(err("entropy(sft) == 1").contains("not equality"));
+        assert!(err("entropy(sft) ~= entropy(base)").contains("`+- m`"));
+        assert!(err("entropy(sft) ~= entropy(base) + 0.1").contains("`+- m`"));
         assert!(err("mode(sft) > 97").contains("`==` or `!=` only"));
         assert!(err("entropy(sft)").contains("expected a comparison"));
         assert!(err("entropie(sft) > 1").contains("unknown metric"));

@@ -8,11 +8,12 @@ mod load;
 mod model_set;
 mod outcome;
 mod role;
+pub mod schema;
 mod version;
 
 pub use claim::{
-    ClaimSpec, ClaimStatus, Dataset, Expectation, Method, Over, PromptSpec, UntestableSpec,
-    UntestableStatus,
+    ClaimSpec, ClaimStatus, Dataset, Expectation, Method, Multiplicity, Over, PromptSpec,
+    UntestableSpec, UntestableStatus,
 };
 pub use classifier::Classifier;
 pub use expectation::{CmpOp, Condition, Operand, RealMetric, Selector, parse_condition};

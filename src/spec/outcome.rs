@@ -8,6 +8,7 @@
 //! " 97 is" counts as 97; " 970", " 097" and "  97" count as no outcome.
 
 use super::classifier::Classifier;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The largest outcome set a spec may declare; keeps reachability sets and reports bounded.
@@ -379,7 +380,7 @@ fn canonical(digits: &str) -> bool {
 
 /// The form outcome sets take in YAML: `kind` plus the fields of that kind. Kept flat (not a
 /// serde-tagged enum) so that every field error keeps its line and column.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutcomeSetYaml {
     kind: OutcomeKind,
@@ -393,14 +394,14 @@ pub(crate) struct OutcomeSetYaml {
     min_repeats: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CategoryYaml {
     name: String,
     regex: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum OutcomeKind {
     Integers,
@@ -409,7 +410,7 @@ enum OutcomeKind {
     Classifier,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum ClassifierKind {
     LeavesWithinLines,

@@ -322,3 +322,244 @@ fn plan_gives_samples_per_model_from_the_pilot() {
     assert!((2..50).contains(&needed), "{row}");
     assert!(row["needed_samples"].as_u64().unwrap() >= needed);
 }
+
+#[test]
+fn equivalence_within_a_margin_is_tested_two_one_sided() {
+    let project = temp_project();
+    let spec = project.path().join("specs/sampled-random-integer.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    // The recorded difference entropy(dpo) − entropy(base) is about 2.65 nats, 95% interval
+    // about [2.14, 3.16] (see the snapshot).
+    let text = format!(
+        "{head}expect:\n  - that: entropy(dpo) ~= entropy(base) +- 3.5\n  \
+         - that: entropy(dpo) ~= entropy(base) +- 1.0\n  \
+         - that: entropy(dpo) ~= entropy(base) +- 2.7\n"
+    );
+    std::fs::write(&spec, text).unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/sampled-random-integer.yaml",
+            "--models",
+            "local",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expectations = json["claims"][0]["model_sets"][0]["expectations"]
+        .as_array()
+        .unwrap();
+    let verdicts: Vec<&str> = expectations
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["holds", "refuted", "inconclusive"]);
+    let tested = &expectations[0]["instances"][0]["evidence"]["difference"];
+    assert!(
+        tested["test"]
+            .as_str()
+            .unwrap()
+            .starts_with("TOST within ±3.5"),
+        "{tested}"
+    );
+    assert!(tested["p_adjusted"].as_f64().unwrap() >= tested["p_value"].as_f64().unwrap());
+}
+
+#[test]
+fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
+    let project = temp_project();
+    let sampled = project.path().join("specs/sampled-random-integer.yaml");
+    let text = std::fs::read_to_string(&sampled).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    std::fs::write(
+        &sampled,
+        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
+    )
+    .unwrap();
+    let enumerated = project.path().join("specs/footnote1-bash.yaml");
+    let text = std::fs::read_to_string(&enumerated).unwrap();
+    let head = &text[..text.find("expect:").unwrap()];
+    std::fs::write(
+        &enumerated,
+        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
+    )
+    .unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/sampled-random-integer.yaml",
+            "specs/footnote1-bash.yaml",
+            "--models",
+            "local",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for claim in json["claims"].as_array().unwrap() {
+        let e = &claim["model_sets"][0]["expectations"][0];
+        // gemma and SmolLM2 answer very differently on both prompts.
+        assert_eq!(e["verdict"], "holds", "{e}");
+        let evidence = &e["instances"][0]["evidence"];
+        if claim["id"] == "sampled-random-integer" {
+            let test = evidence["difference"]["test"].as_str().unwrap();
+            assert!(
+                test.starts_with("permutation test of equal distributions"),
+                "{test}"
+            );
+            assert!(evidence["difference"]["p_value"].as_f64().unwrap() < 0.05);
+        } else {
+            assert!(
+                evidence["rule"].as_str().unwrap().contains("disjoint"),
+                "{evidence}"
+            );
+        }
+    }
+}
+
+#[test]
+fn junit_fails_strict_claims_only_and_skips_what_does_not_apply() {
+    let project = temp_project();
+    let spec = project.path().join("specs/footnote1-bash.yaml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("status: tracked", "status: strict");
+    std::fs::write(&spec, text).unwrap();
+    let out = run_in(
+        project.path(),
+        &[
+            "run",
+            "specs/footnote1-bash.yaml",
+            "specs/davinci-97-collapse.yaml",
+            "--models",
+            "local",
+            "--format",
+            "junit",
+        ],
+    );
+    // The strict claim's refuted expectation fails the run and is the one <failure>.
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("tests=\"6\" failures=\"1\" skipped=\"4\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(
+        xml.contains("name=\"coverage(*) &gt;= 0.9\"><failure message=\"strict claim: refuted\">"),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        xml.matches("</testcase>").count()
+    );
+}
+
+#[test]
+fn new_scaffolds_a_valid_spec_and_never_overwrites() {
+    let project = temp_project();
+    let out = run_in(project.path(), &["new", "my-claim"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = project.path().join("specs/my-claim.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("id: my-claim") && text.contains("# "),
+        "{text}"
+    );
+    let out = run_in(project.path(), &["validate", "specs/my-claim.yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run_in(project.path(), &["new", "my-claim"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("failed to create"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "not overwritten"
+    );
+    let bad = run_in(project.path(), &["new", "../escape"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid id"));
+}
+
+#[test]
+fn the_example_workflow_runs_the_suite_offline_on_pull_requests() {
+    let text = std::fs::read_to_string(crate::root().join(".github/workflows/claims.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    assert!(doc["on"].as_mapping().unwrap().contains_key("pull_request"));
+    let steps = doc["jobs"]["claims"]["steps"].as_sequence().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs.contains(&"cargo test --locked"), "{runs:?}");
+    assert!(
+        runs.iter().any(|r| r.contains("--format junit")),
+        "{runs:?}"
+    );
+    // Offline: no step gets a key or sets the mode to anything but replay.
+    assert!(
+        !text.contains("secrets.") && !text.contains("MODECOLLAPSE_MODE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn committed_schemas_are_current_and_every_shipped_file_names_its_schema() {
+    use modecollapse::spec::schema;
+    for (file, value) in [
+        (schema::SPEC_SCHEMA_FILE, schema::spec_schema()),
+        (schema::MODEL_SET_SCHEMA_FILE, schema::model_set_schema()),
+    ] {
+        let committed = std::fs::read_to_string(crate::root().join("schema").join(file)).unwrap();
+        assert!(
+            committed == schema::render(&value),
+            "schema/{file} is stale: regenerate it with `cargo run -- schema`"
+        );
+    }
+    for (dir, file) in [
+        ("specs", schema::SPEC_SCHEMA_FILE),
+        ("models", schema::MODEL_SET_SCHEMA_FILE),
+    ] {
+        for e in std::fs::read_dir(crate::root().join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let want = format!("# yaml-language-server: $schema=../schema/{file}");
+            assert!(
+                text.starts_with(&want),
+                "{} does not start with `{want}`",
+                path.display()
+            );
+        }
+    }
+}
