@@ -185,7 +185,11 @@ fn two_processes_recording_into_one_folder_lose_nothing() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(server.count(), 1000, "four runs of 250 samples");
+    // Each distinct request at least once; the two runs of one spec may both request a
+    // sample, or the later one may find it already recorded by the other (when it starts
+    // after a flush), so between 750 and 1000 requests.
+    let requests = server.count();
+    assert!((750..=1000).contains(&requests), "{requests} requests");
     assert_recorded_exactly(root, 750);
     assert_intact(&root.join("recordings"), SET_ID, MODEL);
     // Every spec replays from the merged file.
