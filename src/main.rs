@@ -143,7 +143,7 @@ fn main() {
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", render(&err));
             err.downcast_ref::<modecollapse::Error>()
                 .map(|e| e.exit_code())
                 .or_else(|| {
@@ -417,6 +417,20 @@ fn write_report(
     std::fs::write(&index, &report.index)
         .with_context(|| format!("failed to write {}", index.display()))?;
     Ok(())
+}
+
+/// The error and its causes, each cause once: library errors already quote their cause in
+/// their message (so that `to_string` alone is complete), and `{:#}` would repeat it.
+fn render(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Writes to stdout; a closed pipe (`modecollapse run | head`) ends the output quietly, as

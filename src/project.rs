@@ -96,6 +96,7 @@ impl Project {
                     model_set: String::new(),
                     model: String::new(),
                     prompt: String::new(),
+                    request: "no request: the HTTP client failed to start".into(),
                     source,
                 }
             })?)

@@ -63,9 +63,15 @@ pub enum FetchError {
     /// No recording, and the mode (or the model's status) forbids asking a server.
     #[error("no recording")]
     Missing,
-    /// The server failed.
-    #[error(transparent)]
-    Client(#[from] ClientError),
+    /// The server failed on a request.
+    #[error("{request}: {source}")]
+    Client {
+        /// The request, described (see [`Request::describe`]).
+        request: String,
+        /// The cause.
+        #[source]
+        source: ClientError,
+    },
     /// The recordings failed.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -178,7 +184,13 @@ impl Source {
         {
             return Err(FetchError::Budget(budget));
         }
-        let response = client.send(model, req).await?;
+        let response = client
+            .send(model, req)
+            .await
+            .map_err(|source| FetchError::Client {
+                request: req.describe(),
+                source,
+            })?;
         let recorded = today_utc();
         if use_recordings {
             self.store.put(

@@ -36,11 +36,12 @@ impl MeasurementTarget<'_> {
                     self.model_set
                 ),
             },
-            FetchError::Client(source) => MeasureError::Client {
+            FetchError::Client { request, source } => MeasureError::Client {
                 spec: self.spec.id.clone(),
                 model_set: self.model_set.to_string(),
                 model: self.model.name.clone(),
                 prompt: self.prompt.name.clone(),
+                request,
                 source,
             },
             FetchError::Record(e) => MeasureError::Record(e),

@@ -17,6 +17,13 @@ use std::path::{Path, PathBuf};
 /// The largest spec or model-set file accepted, in bytes: a claim is a page, not a dataset.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
+/// The deepest nesting of flow collections (`[…]`, `{…}`) accepted; a spec needs two or three.
+/// Checked before parsing because the YAML parser's time grows with the square of this depth:
+/// measured, 20 000 levels (40 kB) took 4 s, so a 1 MiB file of brackets would take most of
+/// an hour. (Block nesting by indentation and aliases cost linear time: the parser keeps an
+/// alias as a reference, and typed fields stop at the first value of the wrong kind.)
+pub const MAX_FLOW_DEPTH: usize = 64;
+
 /// A spec and the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
@@ -77,27 +84,205 @@ fn problem(path: &Path, line: usize, column: usize, message: impl Into<String>) 
 
 /// Reads a file as UTF-8, turning every failure into a located problem.
 fn read_text(path: &Path) -> Result<String, SpecProblem> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
+    use std::io::Read;
+    let failed = |e: std::io::Error| problem(path, 1, 1, format!("failed to read the file: {e}"));
+    let meta = std::fs::metadata(path).map_err(failed)?;
     if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(path, meta.len()));
+    }
+    // Read at most one byte past the cap: a device or pipe (`/dev/zero`) reports no size.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    check_text(path, bytes)
+}
+
+fn too_large(path: &Path, len: u64) -> SpecProblem {
+    problem(
+        path,
+        1,
+        1,
+        format!("file is {len} bytes; at most {MAX_FILE_BYTES} are accepted"),
+    )
+}
+
+/// The checks of a file's bytes before YAML parsing: the size cap, UTF-8 and the flow nesting
+/// limit, each failure located.
+pub fn check_text(path: &Path, bytes: Vec<u8>) -> Result<String, SpecProblem> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(problem(
             path,
             1,
             1,
-            format!(
-                "file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
-                meta.len()
-            ),
+            format!("file holds more than {MAX_FILE_BYTES} bytes, the most accepted"),
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| problem(path, 1, 1, format!("failed to read the file: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(problem(
+            path,
+            1,
+            1,
+            "file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let valid = std::str::from_utf8(valid).unwrap_or_default();
         let (line, column) = line_col(valid, valid.len());
         problem(path, line, column + 1, "file is not valid UTF-8")
-    })
+    })?;
+    // YAML allows no control characters but tab and line breaks; the parser says so with a
+    // byte offset only, so they are located here.
+    if let Some((offset, c)) = text.char_indices().find(|&(_, c)| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}'))
+            || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    }) {
+        let (line, column) = line_col(&text, offset);
+        return Err(problem(
+            path,
+            line,
+            column + 1,
+            format!(
+                "control character U+{:04X} is not allowed in YAML",
+                u32::from(c)
+            ),
+        ));
+    }
+    if let Some((line, column)) = too_deep(&text) {
+        return Err(problem(
+            path,
+            line,
+            column,
+            format!("flow collections (`[…]`, `{{…}}`) are nested more than {MAX_FLOW_DEPTH} deep"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Where a flow collection opens more than [`MAX_FLOW_DEPTH`] deep, as 1-based (line, column).
+///
+/// A scan of YAML's lexical structure, enough to tell a flow bracket from one inside a quoted
+/// scalar, a comment, a block scalar or a plain scalar. Where unsure it counts a bracket (a
+/// count too high only matters past the limit, which no real spec nears); it must never
+/// count too low, or a crafted file would reach the slow parser.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    deeper_than(text, MAX_FLOW_DEPTH)
+}
+
+fn deeper_than(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    // A quoted scalar open across lines: its quote character.
+    let mut quote: Option<char> = None;
+    // A block scalar (`|`, `>`) whose lines are being skipped: the least indentation of its
+    // content, and the indentation of its first line once seen.
+    let mut block: Option<(usize, Option<usize>)> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some((min, found)) = block {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match found {
+                None if indent >= min => {
+                    block = Some((min, Some(indent)));
+                    continue;
+                }
+                Some(d) if indent >= d => continue,
+                _ => block = None,
+            }
+        }
+        if quote.is_none() && depth == 0 && line.starts_with('%') {
+            continue; // a directive
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let blank = |i: usize| chars.get(i).is_none_or(|c| *c == ' ' || *c == '\t');
+        // Whether a token may start here (a flow collection, a quoted scalar, a block scalar).
+        let mut token_start = quote.is_none();
+        // The column of the node that owns what follows (for a block scalar's indentation).
+        let mut owner = indent;
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if let Some(q) = quote {
+                if q == '"' && c == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    if q == '\'' && chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    quote = None;
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                ' ' | '\t' | '\u{feff}' => {
+                    i += 1;
+                    continue;
+                }
+                '#' if i == 0 || blank(i - 1) => break,
+                '[' | '{' if depth > 0 || token_start => {
+                    depth += 1;
+                    if depth > limit {
+                        return Some((n + 1, i + 1));
+                    }
+                    token_start = true;
+                }
+                ']' | '}' if depth > 0 => {
+                    depth -= 1;
+                    token_start = false;
+                }
+                ',' if depth > 0 => token_start = true,
+                '"' | '\'' if token_start => {
+                    quote = Some(c);
+                    token_start = false;
+                }
+                '|' | '>' if depth == 0 && token_start => {
+                    let explicit = chars[i + 1..]
+                        .iter()
+                        .take_while(|c| !c.is_whitespace())
+                        .find_map(|c| c.to_digit(10));
+                    let min = match explicit {
+                        Some(d) if d > 0 => owner + d as usize,
+                        _ => owner + 1,
+                    };
+                    block = Some((min, explicit.map(|_| min)));
+                    break;
+                }
+                '-' if depth == 0 && i == 0 && chars.get(1..3) == Some(&['-', '-']) && blank(3) => {
+                    i += 3; // a document start marker; a node may follow
+                    token_start = true;
+                    continue;
+                }
+                '-' | '?' | ':' if depth == 0 && blank(i + 1) => {
+                    if c != ':' {
+                        owner = i;
+                    }
+                    token_start = true;
+                }
+                ':' | '?' if depth > 0 && blank(i + 1) => token_start = true,
+                '&' | '!' if token_start => {
+                    // An anchor or a tag: a node still follows it.
+                    while i < chars.len() && !blank(i) {
+                        i += 1;
+                    }
+                    continue;
+                }
+                _ => {
+                    if token_start && depth == 0 {
+                        owner = i; // perhaps a key; its value's block scalar is indented past it
+                    }
+                    token_start = false;
+                }
+            }
+            i += 1;
+        }
+    }
+    None
 }
 
 /// 1-based line and 0-based column (in characters) of a byte offset.
@@ -635,6 +820,94 @@ pub fn recorded_versions(recordings: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_nesting_is_counted_outside_strings_comments_and_block_scalars() {
+        let deep = |n: usize| format!("notes: {}{}\n", "[".repeat(n), "]".repeat(n));
+        assert_eq!(too_deep(&deep(MAX_FLOW_DEPTH)), None);
+        assert_eq!(
+            too_deep(&deep(MAX_FLOW_DEPTH + 1)),
+            Some((1, 8 + MAX_FLOW_DEPTH))
+        );
+        let many = "[".repeat(500);
+        for quiet in [
+            format!("text: \"{many}\"\n"),
+            format!("text: '{many}'\n"),
+            format!("text: \"a\\\"{many}\"\n"),
+            format!("text: 'it''s {many}'\n"),
+            format!("# {many}\nid: x\n"),
+            format!("id: x # {many}\n"),
+            format!("text: a{many}\n"),
+            format!("text: |-\n  {many}\n  {many}\n\n  more\nid: x\n"),
+            format!("- name: n\n  text: >\n   {many}\n"),
+            format!("text: \"first line\n  {many}\"\n"),
+        ] {
+            assert_eq!(too_deep(&quiet), None, "{quiet}");
+        }
+        for loud in [
+            format!("text: {many}\n"),
+            format!("- {many}\n"),
+            format!("--- {many}\n"),
+            format!("key: &anchor !!seq {many}\n"),
+            format!("text: |\nid: {many}\n"),
+            format!("a: [\"]]]]\", {many}\n"),
+            format!("a: ['x'']]]', {many}\n"),
+            format!("- - |2\n  x\n {many}\n"),
+            format!("text: |\n  x\n {many}\n"),
+        ] {
+            assert!(too_deep(&loud).is_some(), "{loud}");
+        }
+    }
+
+    /// A flow value of known depth, with quoted scalars full of brackets, quotes and `#`.
+    fn flow_value() -> impl proptest::strategy::Strategy<Value = (String, usize)> {
+        use proptest::prelude::*;
+        let tricky = "[a-z\\[\\]{},#:' \"|>&*!-]{0,12}";
+        let leaf = prop_oneof![
+            "[a-z][a-z0-9]{0,6}".prop_map(|s| (s, 0)),
+            tricky.prop_map(|s| (format!("'{}'", s.replace('\'', "''")), 0)),
+            tricky.prop_map(|s| (
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
+                0
+            )),
+        ];
+        leaf.prop_recursive(6, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|items| {
+                    let depth = 1 + items.iter().map(|i| i.1).max().unwrap_or(0);
+                    let body: Vec<String> = items.into_iter().map(|i| i.0).collect();
+                    (format!("[{}]", body.join(", ")), depth)
+                }),
+                prop::collection::vec(inner, 0..4).prop_map(|values| {
+                    let depth = 1 + values.iter().map(|v| v.1).max().unwrap_or(0);
+                    let body: Vec<String> = values
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("k{i}: {}", v.0))
+                        .collect();
+                    (format!("{{{}}}", body.join(", ")), depth)
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The scan agrees with the YAML parser on the depth of every generated document.
+        #[test]
+        fn the_scan_counts_flow_depth_exactly(
+            (value, depth) in flow_value(),
+            comment in "[\\[{'\" ]{0,6}",
+            prefix in proptest::prop_oneof!["notes: ", "- ", "key: &a ", "--- "],
+        ) {
+            let text = format!("{prefix}{value} # {comment}\n");
+            let parsed: Result<serde_yaml::Value, _> = serde_yaml::from_str(&text);
+            proptest::prop_assert!(parsed.is_ok(), "{}: {:?}", text, parsed);
+            proptest::prop_assert_eq!(deeper_than(&text, depth), None, "{}", text);
+            if depth > 0 {
+                proptest::prop_assert!(deeper_than(&text, depth - 1).is_some(), "{}", text);
+            }
+        }
+    }
 
     #[test]
     fn locations_are_one_based() {
