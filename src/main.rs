@@ -330,7 +330,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report { specs, models, out } => {
             let catalog = project.load(&specs, &models)?;
-            let result = project.run(&catalog, RunOptions::new(Mode::Replay))?;
+            let mut options = RunOptions::new(Mode::Replay);
+            // As for `diff`: a version may hold only some specs, and the page says "not
+            // recorded in this version" rather than failing (`run` is the gate on recordings).
+            options.missing_is_unavailable = true;
+            let result = project.run(&catalog, options)?;
             let report = modecollapse::report::to_html(&result);
             write_report(&out, &report)?;
             emit(&format!(

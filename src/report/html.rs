@@ -49,11 +49,18 @@ pub fn to_html(result: &RunResult) -> HtmlReport {
     page.html.push_str(HEAD);
     header(&mut page.html, result);
     page.html.push_str("<main>\n");
+    let groups = version_groups(result);
+    let mut trends = Vec::new();
     for claim in &result.claims {
-        claim_section(&mut page, claim);
+        let claim_trends: Vec<Trend> = groups
+            .iter()
+            .filter_map(|(base, versions)| claim_trend(claim, base, versions))
+            .collect();
+        claim_section(&mut page, claim, &claim_trends);
+        trends.extend(claim_trends);
     }
     not_testable_section(&mut page.html, result);
-    versions_section(&mut page.html, &version_rows(result));
+    versions_section(&mut page.html, result, &groups, &trends);
     page.html.push_str("</main>\n");
     let _ = write!(
         page.html,
@@ -175,10 +182,12 @@ fn header(out: &mut String, result: &RunResult) {
         .flat_map(|c| c.model_sets.iter().map(|s| s.model_set.as_str()))
         .collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    // A version that did not record a claim has no verdict there, not an unavailable one.
     for e in result
         .claims
         .iter()
         .flat_map(|c| &c.model_sets)
+        .filter(|s| !not_recorded(s))
         .flat_map(|s| &s.expectations)
     {
         *counts.entry(e.verdict.as_str()).or_default() += 1;
@@ -237,6 +246,9 @@ fn header(out: &mut String, result: &RunResult) {
         for s in &sets {
             let cell = match c.model_sets.iter().find(|r| r.model_set == *s) {
                 None => "—".to_string(),
+                Some(r) if not_recorded(r) => {
+                    "<span class=\"verdict v-none\">not recorded</span>".to_string()
+                }
                 Some(r) => match set_verdict(r) {
                     Some(v) => verdict_badge(v),
                     None => "<span class=\"verdict v-none\">n/a</span>".to_string(),
@@ -374,7 +386,7 @@ fn uniform_reference(outcomes: &OutcomeSet) -> Option<Reference> {
     })
 }
 
-fn claim_section(page: &mut Page, claim: &ClaimResult) {
+fn claim_section(page: &mut Page, claim: &ClaimResult, trends: &[Trend]) {
     let spec = &claim.spec;
     let _ = write!(
         page.html,
@@ -408,6 +420,9 @@ fn claim_section(page: &mut Page, claim: &ClaimResult) {
     for set in &claim.model_sets {
         set_section(page, claim, set);
     }
+    for trend in trends {
+        trend_figure(page, trend);
+    }
     if claim.strict_failure() {
         page.html
             .push_str("<p><strong>This strict claim failed: the run exits 1.</strong></p>\n");
@@ -439,6 +454,19 @@ fn prompts_summary(spec: &ClaimSpec) -> String {
 
 fn set_section(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
     let spec = &claim.spec;
+    if not_recorded(set) {
+        // A version recorded for other specs: its verdicts would all be "unavailable", which
+        // says less than this.
+        let _ = writeln!(
+            page.html,
+            "<section class=\"model-set\">\n<h3>model set <code>{0}</code> \
+             <span class=\"verdict v-none\">not recorded</span></h3>\n<p>Not recorded in this \
+             version: <code>recordings/{0}/</code> has no recordings of this claim.</p>\n\
+             </section>",
+            esc(&set.model_set)
+        );
+        return;
+    }
     let _ = write!(
         page.html,
         "<section class=\"model-set\">\n<h3>model set <code>{}</code> {}</h3>\n",
@@ -918,6 +946,262 @@ fn not_testable_section(out: &mut String, result: &RunResult) {
     out.push_str("</table>\n</section>\n");
 }
 
+/// The versions of each model set in the run that holds two or more of them, by base set:
+/// in trend order, the recorded versions `X@…` sorted by name, then the plain `X` — the
+/// current recordings — last. Name order, not recording dates: a date-named version
+/// (`local@2026-11-27`) sorts by date anyway, and names are what `--models` takes.
+fn version_groups(result: &RunResult) -> Vec<(String, Vec<String>)> {
+    let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for set in result.claims.iter().flat_map(|c| &c.model_sets) {
+        let id = set.model_set.as_str();
+        let base = id.split_once('@').map_or(id, |(b, _)| b);
+        groups
+            .entry(base.to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+    groups
+        .into_iter()
+        .filter(|(_, ids)| ids.len() >= 2)
+        .map(|(base, ids)| {
+            let mut order: Vec<String> = ids.iter().filter(|i| **i != base).cloned().collect();
+            if ids.contains(&base) {
+                order.push(base.clone());
+            }
+            (base, order)
+        })
+        .collect()
+}
+
+/// Whether a set has no figure at all because its recordings lack this claim: a version
+/// recorded for some specs only (the reason is the one `run` gives with
+/// `missing_is_unavailable`).
+fn not_recorded(set: &SetResult) -> bool {
+    let reason = format!("not recorded in `{}`", set.model_set);
+    !set.measurements.is_empty()
+        && set
+            .measurements
+            .iter()
+            .all(|p| p.measurement.is_none() && p.unavailable.as_deref() == Some(reason.as_str()))
+}
+
+/// Dash patterns for the prompts of one model in a trend (its colour is the model's).
+const PROMPT_DASHES: [Option<&str>; 4] = [None, Some("6 3"), Some("2 3"), Some("8 3 2 3")];
+
+/// One claim's entropies across the versions of one model set.
+struct Trend {
+    claim: String,
+    base: String,
+    /// In trend order.
+    versions: Vec<String>,
+    /// Per version: whether it has any figure for the claim.
+    measured: Vec<bool>,
+    chart: svg::TrendChart,
+}
+
+impl Trend {
+    fn measured_versions(&self) -> usize {
+        self.measured.iter().filter(|m| **m).count()
+    }
+}
+
+/// The trend of a claim over `versions` of `base`, or `None` when no version binds the
+/// claim's roles. Per (model, prompt) a line; over more than `COMPACT_ABOVE_PROMPTS` prompts,
+/// per model the mean over the prompts every version that measured the model has, so that
+/// a version's mean does not move only because it holds other prompts.
+fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<Trend> {
+    let spec = &claim.spec;
+    let sets: Vec<Option<&SetResult>> = versions
+        .iter()
+        .map(|v| claim.model_sets.iter().find(|s| s.model_set == *v))
+        .collect();
+    if sets.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut models: Vec<(&str, Role)> = Vec::new();
+    for set in sets.iter().flatten() {
+        for (m, r) in models_of(set) {
+            if !models.iter().any(|(x, _)| *x == m) {
+                models.push((m, r));
+            }
+        }
+    }
+    let entropy = |set: Option<&SetResult>, model: &str, prompt: &str| {
+        set.and_then(|s| find(s, model, prompt))
+            .and_then(|p| p.measurement.as_ref())
+            .map(|m| m.entropy)
+    };
+    let mut series = Vec::new();
+    for (index, (model, role)) in models.iter().enumerate() {
+        if spec.prompts.len() > COMPACT_ABOVE_PROMPTS {
+            let has_model: Vec<bool> = sets
+                .iter()
+                .map(|s| {
+                    s.is_some_and(|s| {
+                        s.measurements
+                            .iter()
+                            .any(|p| p.model == *model && p.measurement.is_some())
+                    })
+                })
+                .collect();
+            let common: Vec<&str> = spec
+                .prompts
+                .iter()
+                .map(|p| p.name.as_str())
+                .filter(|p| {
+                    sets.iter()
+                        .zip(&has_model)
+                        .filter(|(_, has)| **has)
+                        .all(|(s, _)| entropy(*s, model, p).is_some())
+                })
+                .collect();
+            if common.is_empty() {
+                continue;
+            }
+            series.push(svg::TrendSeries {
+                label: format!("{model} ({role}) · mean over {} prompts", common.len()),
+                color: svg::color(index),
+                dash: None,
+                points: sets
+                    .iter()
+                    .zip(&has_model)
+                    .map(|(s, has)| {
+                        has.then(|| mean_interval(common.iter().filter_map(|p| entropy(*s, model, p))))
+                            .flatten()
+                    })
+                    .collect(),
+            });
+        } else {
+            for (p, prompt) in spec.prompts.iter().enumerate() {
+                let points: Vec<Option<Interval>> = sets
+                    .iter()
+                    .map(|s| entropy(*s, model, &prompt.name))
+                    .collect();
+                if points.iter().all(Option::is_none) {
+                    continue;
+                }
+                series.push(svg::TrendSeries {
+                    label: format!("{model} ({role}) · {}", prompt.name),
+                    color: svg::color(index),
+                    dash: PROMPT_DASHES[p % PROMPT_DASHES.len()],
+                    points,
+                });
+            }
+        }
+    }
+    let measured: Vec<bool> = sets
+        .iter()
+        .map(|s| s.is_some_and(|s| s.measurements.iter().any(|p| p.measurement.is_some())))
+        .collect();
+    let chart_versions = versions
+        .iter()
+        .zip(&sets)
+        .map(|(v, s)| {
+            let dates: BTreeSet<&str> = s
+                .iter()
+                .flat_map(|s| &s.measurements)
+                .filter_map(|p| p.measurement.as_ref())
+                .flat_map(|m| m.recorded.iter().map(String::as_str))
+                .collect();
+            let recorded = match (dates.first(), dates.last()) {
+                (Some(a), Some(b)) if a == b => format!("recorded {a}"),
+                (Some(a), Some(b)) => format!("recorded {a} … {b}"),
+                _ => "not recorded".to_string(),
+            };
+            svg::TrendVersion {
+                label: v.clone(),
+                note: if v == base {
+                    format!("current · {recorded}")
+                } else {
+                    recorded
+                },
+            }
+        })
+        .collect();
+    let first = sets
+        .iter()
+        .flatten()
+        .flat_map(|s| &s.measurements)
+        .find_map(|p| p.measurement.as_ref());
+    let chart = svg::TrendChart {
+        title: format!("{} across versions of {base}: entropy", spec.id),
+        subtitle: format!(
+            "{} · {} · y axis zoomed to the figures",
+            method_kind(&spec.method),
+            outcomes_summary(&spec.outcomes)
+        ),
+        y_label: "entropy (nats)".into(),
+        x_label: format!("version of {base} (by name; current recordings last)"),
+        versions: chart_versions,
+        series,
+        interval_label: interval_label(spec, first, true),
+    };
+    Some(Trend {
+        claim: spec.id.clone(),
+        base: base.to_string(),
+        versions: versions.to_vec(),
+        measured,
+        chart,
+    })
+}
+
+/// The claim's trend figure for one base set, or why there is none.
+fn trend_figure(page: &mut Page, trend: &Trend) {
+    let _ = write!(
+        page.html,
+        "<section class=\"trend\">\n<h3>Trend across versions of <code>{}</code></h3>\n",
+        esc(&trend.base)
+    );
+    if trend.measured_versions() < 2 {
+        let have: Vec<String> = trend
+            .versions
+            .iter()
+            .zip(&trend.measured)
+            .filter(|(_, m)| **m)
+            .map(|(v, _)| format!("<code>{}</code>", esc(v)))
+            .collect();
+        let lack: Vec<String> = trend
+            .versions
+            .iter()
+            .zip(&trend.measured)
+            .filter(|(_, m)| !**m)
+            .map(|(v, _)| format!("<code>{}</code>", esc(v)))
+            .collect();
+        let _ = writeln!(
+            page.html,
+            "<p>No trend: {} of this claim. Not recorded in this version: {}.</p>\n</section>",
+            if have.is_empty() {
+                "no version has figures".to_string()
+            } else {
+                format!("only {} has figures", have.join(", "))
+            },
+            lack.join(", ")
+        );
+        return;
+    }
+    let compact = trend.chart.series.iter().any(|s| s.label.contains(" · mean over "));
+    page.figure(
+        &format!("{}--{}--trend", trend.claim, trend.base),
+        svg::trend_chart(&trend.chart),
+        &format!(
+            "Entropy (nats) of each {} across the versions of {}, left to right: the recorded \
+             versions by name, then {}, the current recordings. Points: point estimate; \
+             uncertainty bars: {}. A version that did not record a figure has no point for \
+             it (nothing is interpolated). The y axis is zoomed to the figures and does not \
+             start at 0.",
+            if compact {
+                "model (the mean over the prompts every version measured)"
+            } else {
+                "(model, prompt)"
+            },
+            trend.base,
+            trend.base,
+            trend.chart.interval_label
+        ),
+    );
+    page.html.push_str("</section>\n");
+}
+
 /// What identifies the version of one model of a set, over every measurement of the run.
 #[derive(Debug, Default)]
 struct VersionRow {
@@ -946,17 +1230,59 @@ fn version_rows(result: &RunResult) -> BTreeMap<(String, String), VersionRow> {
     rows
 }
 
-/// The model versions the figures rest on. A trend across versions needs recordings kept per
-/// version, which the recordings do not do yet (one response per request key); until they do,
-/// this section says so and lists the one version of each model. A later change that keeps
-/// versions adds the trend figure here, from data, never from this table.
-fn versions_section(out: &mut String, rows: &BTreeMap<(String, String), VersionRow>) {
+/// The "Trend across versions" section: how versions are recorded and selected, a summary
+/// of every claim's trend (the figures are in the claims' sections), and the model versions
+/// the figures rest on, as the servers reported them.
+fn versions_section(
+    out: &mut String,
+    result: &RunResult,
+    groups: &[(String, Vec<String>)],
+    trends: &[Trend],
+) {
     out.push_str(
-        "<section id=\"versions\">\n<h2>Trend across versions</h2>\n<p>Model versions are \
-         not tracked yet: a recording keeps one response per request, so every figure above \
-         comes from one version of each model and there is no trend to draw. The versions \
-         this report rests on, as the servers reported them:</p>\n",
+        "<section id=\"versions\">\n<h2>Trend across versions</h2>\n<p>A model set can be \
+         recorded again as a version without losing its old recordings: a version's recordings \
+         are kept under <code>recordings/SET@VERSION/</code>, <code>--models SET@VERSION</code> \
+         selects it (<code>modecollapse list</code> lists the recorded versions), and \
+         <code>modecollapse diff A B</code> compares two of them with drift tests.</p>\n",
     );
+    if groups.is_empty() {
+        let sets: BTreeSet<&str> = result
+            .claims
+            .iter()
+            .flat_map(|c| &c.model_sets)
+            .map(|s| s.model_set.as_str())
+            .collect();
+        let example = sets.first().map_or("SET", |s| s.split('@').next().unwrap_or(s));
+        let _ = writeln!(
+            out,
+            "<p>This run holds one version of each model set, so there is no trend to draw. \
+             To include more, select every version to compare, e.g. <code>modecollapse report \
+             --models {0} --models {0}@VERSION --out DIR</code>.</p>",
+            esc(example)
+        );
+    } else {
+        for (base, versions) in groups {
+            let names: Vec<String> = versions
+                .iter()
+                .map(|v| format!("<code>{}</code>", esc(v)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<p>This run holds {} versions of <code>{}</code>, in trend order: {}. The \
+                 recorded versions come first, sorted by name, and the plain <code>{}</code> — \
+                 the current recordings — last. Each claim's section draws its trend; the \
+                 entropies (nats) are:</p>",
+                versions.len(),
+                esc(base),
+                names.join(", "),
+                esc(base)
+            );
+            trend_table(out, base, versions, trends);
+        }
+    }
+    let rows = version_rows(result);
+    out.push_str("<p>The model versions this report rests on, as the servers reported them:</p>\n");
     if rows.is_empty() {
         out.push_str("<p>No model was measured in this run.</p>\n</section>\n");
         return;
@@ -972,7 +1298,7 @@ fn versions_section(out: &mut String, rows: &BTreeMap<(String, String), VersionR
             s.iter().map(|x| esc(x)).collect::<Vec<_>>().join("<br/>")
         }
     };
-    for ((set, model), row) in rows {
+    for ((set, model), row) in &rows {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -987,6 +1313,66 @@ fn versions_section(out: &mut String, rows: &BTreeMap<(String, String), VersionR
         );
     }
     out.push_str("</table>\n</section>\n");
+}
+
+/// Every trended figure of one base set: its entropy per version and the change from the
+/// first version that has it to the last; then the claims with too few versions for a trend.
+fn trend_table(out: &mut String, base: &str, versions: &[String], trends: &[Trend]) {
+    let ours: Vec<&Trend> = trends.iter().filter(|t| t.base == base).collect();
+    let drawn: Vec<&&Trend> = ours.iter().filter(|t| t.measured_versions() >= 2).collect();
+    if drawn.is_empty() {
+        out.push_str("<p>No claim has figures in two or more of these versions.</p>\n");
+    } else {
+        out.push_str("<table class=\"trend-summary\">\n<tr><th>claim</th><th>series</th>");
+        for v in versions {
+            let _ = write!(out, "<th>{}</th>", esc(v));
+        }
+        out.push_str("<th>change (last − first)</th></tr>\n");
+        for t in &drawn {
+            for s in &t.chart.series {
+                let _ = write!(
+                    out,
+                    "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td>",
+                    esc(&claim_anchor(&t.claim)),
+                    esc(&t.claim),
+                    esc(&s.label)
+                );
+                for p in &s.points {
+                    let cell = p.map_or("—".to_string(), |p| range(p.point, p.low, p.high));
+                    let _ = write!(out, "<td class=\"num\">{}</td>", esc(&cell));
+                }
+                let present: Vec<Interval> = s.points.iter().flatten().copied().collect();
+                let change = match (present.first(), present.last()) {
+                    (Some(a), Some(b)) if present.len() >= 2 => {
+                        let d = b.point - a.point;
+                        format!("{}{}", if d > 0.0 { "+" } else { "" }, num(d, 3))
+                    }
+                    _ => "—".to_string(),
+                };
+                let _ = writeln!(out, "<td class=\"num\">{}</td></tr>", esc(&change));
+            }
+        }
+        out.push_str("</table>\n");
+    }
+    let lone: Vec<String> = ours
+        .iter()
+        .filter(|t| t.measured_versions() < 2)
+        .map(|t| {
+            format!(
+                "<a href=\"#{}\">{}</a>",
+                esc(&claim_anchor(&t.claim)),
+                esc(&t.claim)
+            )
+        })
+        .collect();
+    if !lone.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"small\">No trend (figures in fewer than two versions; the others did \
+             not record them): {}.</p>",
+            lone.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]

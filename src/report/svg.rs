@@ -1,6 +1,7 @@
 //! Charts as standalone SVG documents — grouped bars with uncertainty bars (the post's figure),
-//! a strip chart for claims over many prompts, and one outcome distribution — so the report
-//! needs no script or library to draw them. Pure: data in, markup out; no I/O.
+//! a strip chart for claims over many prompts, one outcome distribution, and a trend of a figure
+//! across recorded versions — so the report needs no script or library to draw them. Pure: data
+//! in, markup out; no I/O.
 //!
 //! Every chart carries a `<title>`, axis labels with units and a legend, and draws no element
 //! with an `id`, so that many charts can sit inline in one page without clashing.
@@ -124,8 +125,9 @@ pub(crate) struct Distribution {
     pub color: &'static str,
 }
 
-/// A linear y axis from 0 to `top` with gridlines every `step`.
+/// A linear y axis from `base` (0 for bars) to `top` with gridlines every `step`.
 struct YScale {
+    base: f64,
     top: f64,
     step: f64,
     plot_top: f64,
@@ -149,6 +151,36 @@ impl YScale {
             .unwrap_or(10.0 * magnitude);
         let top = (max / step - 1e-9).ceil().max(1.0) * step;
         YScale {
+            base: 0.0,
+            top,
+            step,
+            plot_top,
+            plot_height,
+        }
+    }
+
+    /// A scale over `[min, max]` with round ticks that need not start at 0: points joined by
+    /// lines carry no length, and a trend of a few hundredths of a nat vanishes on an axis
+    /// from 0. At least 0.1 wide, so that equal values still get a readable axis.
+    fn span(min: f64, max: f64, plot_top: f64, plot_height: f64) -> YScale {
+        let (min, max) = if min.is_finite() && max.is_finite() && min <= max {
+            (min, max)
+        } else {
+            (0.0, 1.0)
+        };
+        let pad = ((max - min) * 0.1).max(0.05);
+        let (lo, hi) = ((min - pad).max(0.0), max + pad);
+        let raw = (hi - lo) / 5.0;
+        let magnitude = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+            .iter()
+            .map(|m| m * magnitude)
+            .find(|s| *s >= raw * (1.0 - 1e-9))
+            .unwrap_or(10.0 * magnitude);
+        let base = (lo / step + 1e-9).floor() * step;
+        let top = ((hi / step - 1e-9).ceil() * step).max(base + step);
+        YScale {
+            base,
             top,
             step,
             plot_top,
@@ -159,11 +191,11 @@ impl YScale {
     /// The y coordinate of a value, clamped to the plot.
     fn y(&self, v: f64) -> f64 {
         let v = if v.is_finite() {
-            v.clamp(0.0, self.top)
+            v.clamp(self.base, self.top)
         } else {
-            0.0
+            self.base
         };
-        self.plot_top + self.plot_height * (1.0 - v / self.top)
+        self.plot_top + self.plot_height * (1.0 - (v - self.base) / (self.top - self.base))
     }
 
     fn bottom(&self) -> f64 {
@@ -183,10 +215,10 @@ impl YScale {
     /// Gridlines, tick labels and the rotated axis label.
     fn draw(&self, out: &mut String, left: f64, right: f64, label: &str) {
         let decimals = self.decimals();
-        let ticks = (self.top / self.step).round() as usize;
+        let ticks = ((self.top - self.base) / self.step).round() as usize;
         out.push_str("<g class=\"y-axis\" font-size=\"11\" fill=\"#333\">");
         for i in 0..=ticks {
-            let v = self.step * i as f64;
+            let v = self.base + self.step * i as f64;
             let y = self.y(v);
             let _ = write!(
                 out,
@@ -289,6 +321,8 @@ enum Key {
     Dashed,
     Dot(&'static str),
     Hollow(&'static str),
+    /// A series line (colour, optional dash pattern) with its point.
+    Line(&'static str, Option<&'static str>),
 }
 
 /// The legend, one entry per line, starting at (x, y).
@@ -333,6 +367,18 @@ fn legend(out: &mut String, x: f64, y: f64, entries: &[(Key, String)]) {
                     px(cy)
                 );
             }
+            Key::Line(c, dash) => {
+                let _ = write!(
+                    out,
+                    "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{c}\" \
+                     stroke-width=\"2\"{}/><circle cx=\"{}\" cy=\"{y}\" r=\"3.5\" fill=\"{c}\"/>",
+                    px(x - 2.0),
+                    px(x + 16.0),
+                    dash_attr(*dash),
+                    px(x + 7.0),
+                    y = px(cy)
+                );
+            }
         }
         let _ = write!(
             out,
@@ -370,7 +416,7 @@ fn legend_width(entries: &[(Key, String)]) -> f64 {
 
 /// The dashed reference line across the plot.
 fn reference_line(out: &mut String, scale: &YScale, left: f64, right: f64, r: &Reference) {
-    if !r.value.is_finite() || r.value > scale.top {
+    if !r.value.is_finite() || r.value > scale.top || r.value < scale.base {
         return;
     }
     let _ = write!(
@@ -749,6 +795,207 @@ pub(crate) fn distribution(chart: &Distribution) -> String {
         scale.bottom() + 40.0,
     );
     legend_row(&mut out, LEFT, legend_y, &entries);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// One figure per series across the recorded versions of a model set: a point with its
+/// uncertainty bar per version, joined by a line, so that a reader sees at a glance whether a
+/// figure moved and by more than its uncertainty.
+#[derive(Debug, Clone)]
+pub(crate) struct TrendChart {
+    /// The chart's title.
+    pub title: String,
+    /// A line under the title.
+    pub subtitle: String,
+    /// The y axis's label, with units.
+    pub y_label: String,
+    /// The x axis's label.
+    pub x_label: String,
+    /// The versions, left to right.
+    pub versions: Vec<TrendVersion>,
+    /// The lines.
+    pub series: Vec<TrendSeries>,
+    /// What the uncertainty bar is, for the legend.
+    pub interval_label: String,
+}
+
+/// One column of a trend chart.
+#[derive(Debug, Clone)]
+pub(crate) struct TrendVersion {
+    /// The tick label: the version's name.
+    pub label: String,
+    /// A second, smaller line under it (e.g. the recording dates).
+    pub note: String,
+}
+
+/// One line of a trend chart.
+#[derive(Debug, Clone)]
+pub(crate) struct TrendSeries {
+    /// Its legend text.
+    pub label: String,
+    /// Its colour.
+    pub color: &'static str,
+    /// A dash pattern that tells apart series of one colour, e.g. two prompts of one model.
+    pub dash: Option<&'static str>,
+    /// One value per version; `None` draws nothing there (the version did not record it).
+    pub points: Vec<Option<Interval>>,
+}
+
+/// The `stroke-dasharray` attribute, with its leading space, or nothing for a solid line.
+fn dash_attr(dash: Option<&str>) -> String {
+    dash.map(|d| format!(" stroke-dasharray=\"{}\"", esc(d)))
+        .unwrap_or_default()
+}
+
+/// Series up to this many get their point's value written beside it; more would overlap.
+const TREND_LABELS_UP_TO: usize = 4;
+
+/// Renders a trend: per series a point and uncertainty bar per version, consecutive points
+/// joined; a version missing a point leaves a gap rather than a line drawn through it, since
+/// a line would suggest a value that was never measured.
+pub(crate) fn trend_chart(chart: &TrendChart) -> String {
+    let nv = chart.versions.len().max(1);
+    let ns = chart.series.len().max(1);
+    let label_w = chart
+        .versions
+        .iter()
+        .map(|v| text_width(&v.label, 11.0).max(text_width(&v.note, 10.0)))
+        .fold(0.0, f64::max);
+    let col_w = (label_w + 24.0).max(180.0);
+    let plot_w = col_w * nv as f64;
+    let values: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().flatten())
+        .flat_map(|v| [v.low, v.point, v.high])
+        .filter(|v| v.is_finite())
+        .collect();
+    let top = header_height(&chart.subtitle) + 24.0;
+    let scale = YScale::span(
+        values.iter().copied().fold(f64::INFINITY, f64::min),
+        values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        top,
+        PLOT_HEIGHT,
+    );
+    let right = LEFT + plot_w;
+    let mut entries: Vec<(Key, String)> = chart
+        .series
+        .iter()
+        .map(|s| (Key::Line(s.color, s.dash), s.label.clone()))
+        .collect();
+    entries.push((Key::Whisker, chart.interval_label.clone()));
+    let width = (right + 28.0 + legend_width(&entries) + 12.0)
+        .max(header_width(&chart.title, &chart.subtitle));
+    let height =
+        (scale.bottom() + 66.0).max(top + 8.0 + 20.0 * entries.len() as f64 + 8.0);
+    let mut out = String::new();
+    open(&mut out, width, height, &chart.title, &chart.subtitle);
+    scale.draw(&mut out, LEFT, right, &chart.y_label);
+    // Series side by side within a column, so that equal values keep their bars apart.
+    let dodge = (col_w * 0.4 / ns as f64).min(16.0);
+    let x_of = |v: usize, s: usize| {
+        LEFT + col_w * (v as f64 + 0.5) + (s as f64 - (ns as f64 - 1.0) / 2.0) * dodge
+    };
+    out.push_str("<g class=\"trend\">");
+    for (v, version) in chart.versions.iter().enumerate() {
+        let cx = LEFT + col_w * (v as f64 + 0.5);
+        let empty = chart
+            .series
+            .iter()
+            .all(|s| s.points.get(v).is_none_or(|p| p.is_none()));
+        if empty {
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" \
+                 fill=\"#777\">no figures</text>",
+                px(cx),
+                px(scale.plot_top + scale.plot_height / 2.0)
+            );
+        }
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">{}</text>\
+             <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#555\">{}</text>",
+            px(scale.bottom() + 17.0),
+            esc(&version.label),
+            px(scale.bottom() + 31.0),
+            esc(&version.note),
+            x = px(cx),
+        );
+    }
+    for (s, series) in chart.series.iter().enumerate() {
+        // Runs of consecutive versions that both have a point.
+        let mut d = String::new();
+        for v in 1..series.points.len().min(nv) {
+            if let (Some(a), Some(b)) = (series.points[v - 1], series.points[v]) {
+                let _ = write!(
+                    d,
+                    "M{},{}L{},{}",
+                    px(x_of(v - 1, s)),
+                    px(scale.y(a.point)),
+                    px(x_of(v, s)),
+                    px(scale.y(b.point))
+                );
+            }
+        }
+        if !d.is_empty() {
+            let _ = write!(
+                out,
+                "<path d=\"{d}\" stroke=\"{}\" stroke-width=\"2\" fill=\"none\"{}/>",
+                series.color,
+                dash_attr(series.dash)
+            );
+        }
+    }
+    for (s, series) in chart.series.iter().enumerate() {
+        for (v, point) in series.points.iter().enumerate().take(nv) {
+            let Some(p) = point else { continue };
+            let (x, y) = (x_of(v, s), scale.y(p.point));
+            whisker_styled(
+                &mut out,
+                x,
+                scale.y(p.low),
+                scale.y(p.high),
+                8.0,
+                series.color,
+                1.5,
+            );
+            let version = chart.versions.get(v).map_or("", |v| v.label.as_str());
+            let _ = write!(
+                out,
+                "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\" stroke=\"#ffffff\" \
+                 stroke-width=\"1\"><title>{} · {}: {} [{}, {}]</title></circle>",
+                px(x),
+                px(y),
+                series.color,
+                esc(&series.label),
+                esc(version),
+                num(p.point, 3),
+                num(p.low, 3),
+                num(p.high, 3),
+            );
+            if chart.series.len() <= TREND_LABELS_UP_TO {
+                let _ = write!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#222\">{}</text>",
+                    px(x + 7.0),
+                    px(y + 4.0),
+                    num(p.point, 3)
+                );
+            }
+        }
+    }
+    out.push_str("</g>");
+    x_axis(
+        &mut out,
+        &scale,
+        LEFT,
+        right,
+        &chart.x_label,
+        scale.bottom() + 52.0,
+    );
+    legend(&mut out, right + 28.0, top + 8.0, &entries);
     out.push_str("</svg>\n");
     out
 }
