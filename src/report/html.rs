@@ -985,8 +985,16 @@ fn not_recorded(set: &SetResult) -> bool {
             .all(|p| p.measurement.is_none() && p.unavailable.as_deref() == Some(reason.as_str()))
 }
 
-/// Dash patterns for the prompts of one model in a trend (its colour is the model's).
-const PROMPT_DASHES: [Option<&str>; 4] = [None, Some("6 3"), Some("2 3"), Some("8 3 2 3")];
+/// Dash patterns for the prompts of one model in a trend (its colour is the model's; the
+/// prompt's marker shape follows the same index).
+/// Five patterns against four shapes, so that a fifth prompt still differs from the first.
+const PROMPT_DASHES: [Option<&str>; 5] = [
+    None,
+    Some("6 3"),
+    Some("2 3"),
+    Some("8 3 2 3"),
+    Some("12 3"),
+];
 
 /// One claim's entropies across the versions of one model set.
 struct Trend {
@@ -1062,6 +1070,7 @@ fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<T
                 label: format!("{model} ({role}) · mean over {} prompts", common.len()),
                 color: svg::color(index),
                 dash: None,
+                marker: svg::Marker::Circle,
                 points: sets
                     .iter()
                     .zip(&has_model)
@@ -1084,6 +1093,7 @@ fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<T
                     label: format!("{model} ({role}) · {}", prompt.name),
                     color: svg::color(index),
                     dash: PROMPT_DASHES[p % PROMPT_DASHES.len()],
+                    marker: svg::Marker::nth(p),
                     points,
                 });
             }

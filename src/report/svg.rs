@@ -321,8 +321,8 @@ enum Key {
     Dashed,
     Dot(&'static str),
     Hollow(&'static str),
-    /// A series line (colour, optional dash pattern) with its point.
-    Line(&'static str, Option<&'static str>),
+    /// A series line (colour, optional dash pattern) with its point's marker.
+    Line(&'static str, Option<&'static str>, Marker),
 }
 
 /// The legend, one entry per line, starting at (x, y).
@@ -367,17 +367,17 @@ fn legend(out: &mut String, x: f64, y: f64, entries: &[(Key, String)]) {
                     px(cy)
                 );
             }
-            Key::Line(c, dash) => {
+            Key::Line(c, dash, marker) => {
                 let _ = write!(
                     out,
                     "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{c}\" \
-                     stroke-width=\"2\"{}/><circle cx=\"{}\" cy=\"{y}\" r=\"3.5\" fill=\"{c}\"/>",
+                     stroke-width=\"2\"{}/>",
                     px(x - 2.0),
                     px(x + 16.0),
                     dash_attr(*dash),
-                    px(x + 7.0),
                     y = px(cy)
                 );
+                marker.draw(out, x + 7.0, cy, c, "");
             }
         }
         let _ = write!(
@@ -838,8 +838,76 @@ pub(crate) struct TrendSeries {
     pub color: &'static str,
     /// A dash pattern that tells apart series of one colour, e.g. two prompts of one model.
     pub dash: Option<&'static str>,
+    /// The points' shape, which tells them apart where no line joins them.
+    pub marker: Marker,
     /// One value per version; `None` draws nothing there (the version did not record it).
     pub points: Vec<Option<Interval>>,
+}
+
+/// A point's shape in a trend chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    Circle,
+    Square,
+    Diamond,
+    Triangle,
+}
+
+impl Marker {
+    /// The i-th shape, cycling.
+    pub(crate) fn nth(i: usize) -> Marker {
+        [
+            Marker::Circle,
+            Marker::Square,
+            Marker::Diamond,
+            Marker::Triangle,
+        ][i % 4]
+    }
+
+    /// The shape centred on (x, y), filled with `fill`, with `inner` (e.g. a `<title>`) inside.
+    fn draw(self, out: &mut String, x: f64, y: f64, fill: &str, inner: &str) {
+        let shape = match self {
+            Marker::Circle => format!(
+                "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\"",
+                px(x),
+                px(y)
+            ),
+            Marker::Square => format!(
+                "<rect class=\"point\" x=\"{}\" y=\"{}\" width=\"7.5\" height=\"7.5\"",
+                px(x - 3.75),
+                px(y - 3.75)
+            ),
+            Marker::Diamond => format!(
+                "<path class=\"point\" d=\"M{},{}L{},{}L{},{}L{},{}Z\"",
+                px(x),
+                px(y - 5.0),
+                px(x + 5.0),
+                px(y),
+                px(x),
+                px(y + 5.0),
+                px(x - 5.0),
+                px(y)
+            ),
+            Marker::Triangle => format!(
+                "<path class=\"point\" d=\"M{},{}L{},{}L{},{}Z\"",
+                px(x),
+                px(y - 5.0),
+                px(x + 4.5),
+                px(y + 3.5),
+                px(x - 4.5),
+                px(y + 3.5)
+            ),
+        };
+        let tag = match self {
+            Marker::Circle => "circle",
+            Marker::Square => "rect",
+            Marker::Diamond | Marker::Triangle => "path",
+        };
+        let _ = write!(
+            out,
+            "{shape} fill=\"{fill}\" stroke=\"#ffffff\" stroke-width=\"1\">{inner}</{tag}>"
+        );
+    }
 }
 
 /// The `stroke-dasharray` attribute, with its leading space, or nothing for a solid line.
@@ -882,7 +950,7 @@ pub(crate) fn trend_chart(chart: &TrendChart) -> String {
     let mut entries: Vec<(Key, String)> = chart
         .series
         .iter()
-        .map(|s| (Key::Line(s.color, s.dash), s.label.clone()))
+        .map(|s| (Key::Line(s.color, s.dash, s.marker), s.label.clone()))
         .collect();
     entries.push((Key::Whisker, chart.interval_label.clone()));
     let width = (right + 28.0 + legend_width(&entries) + 12.0)
@@ -962,19 +1030,15 @@ pub(crate) fn trend_chart(chart: &TrendChart) -> String {
                 1.5,
             );
             let version = chart.versions.get(v).map_or("", |v| v.label.as_str());
-            let _ = write!(
-                out,
-                "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\" stroke=\"#ffffff\" \
-                 stroke-width=\"1\"><title>{} · {}: {} [{}, {}]</title></circle>",
-                px(x),
-                px(y),
-                series.color,
+            let tip = format!(
+                "<title>{} · {}: {} [{}, {}]</title>",
                 esc(&series.label),
                 esc(version),
                 num(p.point, 3),
                 num(p.low, 3),
                 num(p.high, 3),
             );
+            series.marker.draw(&mut out, x, y, series.color, &tip);
             if chart.series.len() <= TREND_LABELS_UP_TO {
                 let _ = write!(
                     out,
