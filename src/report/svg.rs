@@ -864,21 +864,23 @@ impl Marker {
         ][i % 4]
     }
 
-    /// The shape centred on (x, y), filled with `fill`, with `inner` (e.g. a `<title>`) inside.
+    /// The shape centred on (x, y), filled with `fill`, with `inner` (e.g. a `<title>`) inside;
+    /// a data point (not a legend's symbol) is of class `point`, so that tests can count them.
     fn draw(self, out: &mut String, x: f64, y: f64, fill: &str, inner: &str) {
+        let class = if inner.is_empty() { "key" } else { "point" };
         let shape = match self {
             Marker::Circle => format!(
-                "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\"",
+                "<circle class=\"{class}\" cx=\"{}\" cy=\"{}\" r=\"4\"",
                 px(x),
                 px(y)
             ),
             Marker::Square => format!(
-                "<rect class=\"point\" x=\"{}\" y=\"{}\" width=\"7.5\" height=\"7.5\"",
+                "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"7.5\" height=\"7.5\"",
                 px(x - 3.75),
                 px(y - 3.75)
             ),
             Marker::Diamond => format!(
-                "<path class=\"point\" d=\"M{},{}L{},{}L{},{}L{},{}Z\"",
+                "<path class=\"{class}\" d=\"M{},{}L{},{}L{},{}L{},{}Z\"",
                 px(x),
                 px(y - 5.0),
                 px(x + 5.0),
@@ -889,7 +891,7 @@ impl Marker {
                 px(y)
             ),
             Marker::Triangle => format!(
-                "<path class=\"point\" d=\"M{},{}L{},{}L{},{}Z\"",
+                "<path class=\"{class}\" d=\"M{},{}L{},{}L{},{}Z\"",
                 px(x),
                 px(y - 5.0),
                 px(x + 4.5),
@@ -1222,6 +1224,122 @@ mod tests {
         });
         let (_, texts) = parse(&svg);
         assert!(texts.contains("leaves") && texts.contains("stays"));
+    }
+
+    #[test]
+    fn a_trend_parses_with_title_axes_legend_and_leaves_missing_points_out() {
+        let series = |label: &str, marker: Marker, points: Vec<Option<Interval>>| TrendSeries {
+            label: label.into(),
+            color: color(0),
+            dash: Some("6 3"),
+            marker,
+            points,
+        };
+        let svg = trend_chart(&TrendChart {
+            title: format!("trend {}", nasty()),
+            subtitle: "enumerate".into(),
+            y_label: "entropy (nats)".into(),
+            x_label: "version of local".into(),
+            versions: ["local@a", "local@b", "local"]
+                .iter()
+                .map(|v| TrendVersion {
+                    label: v.to_string(),
+                    note: format!("note {v}"),
+                })
+                .collect(),
+            series: vec![
+                // A gap in the middle: no line is drawn across it.
+                series(
+                    nasty(),
+                    Marker::Circle,
+                    vec![Some(iv(2.3, 2.1, 2.7)), None, Some(iv(2.4, 2.2, 2.8))],
+                ),
+                series(
+                    "b (dpo) · p",
+                    Marker::Diamond,
+                    vec![None, Some(iv(2.9, 2.8, 3.2)), Some(iv(2.9, 2.8, 3.2))],
+                ),
+            ],
+            interval_label: "guaranteed bounds [low, high]".into(),
+        });
+        let (title, texts) = parse(&svg);
+        assert_eq!(title, format!("trend {}", nasty()));
+        for needle in [
+            "entropy (nats)",
+            "version of local",
+            "local@a",
+            "note local@b",
+            "b (dpo) · p",
+            "guaranteed bounds [low, high]",
+            nasty(),
+            "2.300",
+            "2.900",
+        ] {
+            assert!(texts.contains(needle), "{needle} missing in {texts}");
+        }
+        assert!(has_legend(&svg));
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let count = |class: &str| {
+            doc.descendants()
+                .filter(|n| n.attribute("class") == Some(class))
+                .count()
+        };
+        assert_eq!(count("point"), 4, "one per present value, none invented");
+        assert_eq!(count("axis-label"), 2);
+        // One line: b from local@b to local; a's two points are not joined across the gap.
+        let lines: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("path") && n.attribute("stroke-width") == Some("2"))
+            .filter_map(|n| n.attribute("d"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].matches('M').count(), 1, "{lines:?}");
+        assert!(!svg.contains("NaN") && !svg.contains(" id="), "{svg}");
+        // The point's tooltip names its series and version.
+        assert!(svg.contains("<title>b (dpo) · p · local@b: 2.900 [2.800, 3.200]</title>"));
+    }
+
+    #[test]
+    fn a_version_without_figures_says_so() {
+        let svg = trend_chart(&TrendChart {
+            title: "t".into(),
+            subtitle: String::new(),
+            y_label: "entropy (nats)".into(),
+            x_label: "version".into(),
+            versions: vec![
+                TrendVersion {
+                    label: "local@x".into(),
+                    note: "not recorded".into(),
+                },
+                TrendVersion {
+                    label: "local".into(),
+                    note: "current".into(),
+                },
+            ],
+            series: vec![TrendSeries {
+                label: "a".into(),
+                color: color(1),
+                dash: None,
+                marker: Marker::Square,
+                points: vec![None, Some(iv(1.0, 1.0, 1.0))],
+            }],
+            interval_label: "bounds".into(),
+        });
+        let (_, texts) = parse(&svg);
+        assert!(texts.contains("no figures"), "{texts}");
+    }
+
+    #[test]
+    fn a_span_scale_zooms_to_the_figures_with_round_ticks() {
+        let s = YScale::span(2.103, 3.192, 0.0, 100.0);
+        assert!(s.base > 1.0 && s.base <= 2.103 && s.top >= 3.192, "{} {}", s.base, s.top);
+        let ticks = (s.top - s.base) / s.step;
+        assert!((ticks - ticks.round()).abs() < 1e-9 && ticks <= 8.0);
+        assert!((s.y(s.base) - 100.0).abs() < 1e-9 && s.y(s.top).abs() < 1e-9);
+        let flat = YScale::span(0.0, 0.0, 0.0, 100.0);
+        assert!(flat.base == 0.0 && flat.top > 0.0);
+        let none = YScale::span(f64::INFINITY, f64::NEG_INFINITY, 0.0, 100.0);
+        assert_eq!((none.base, none.top), (0.0, 1.25), "falls back to [0, 1]");
     }
 
     #[test]
