@@ -1689,8 +1689,184 @@ mod tests {
     #[test]
     fn the_versions_section_lists_what_the_figures_rest_on() {
         let report = to_html(&result(2));
-        assert!(report.index.contains("Model versions are not tracked yet"));
+        assert!(
+            report
+                .index
+                .contains("This run holds one version of each model set")
+        );
+        assert!(
+            report
+                .index
+                .contains("--models local --models local@VERSION --out DIR"),
+            "says how to include more versions"
+        );
+        assert!(report.index.contains("recordings/SET@VERSION/"));
         assert!(report.index.contains("2026-01-01"));
+        assert!(!report.figures.iter().any(|f| f.name.contains("trend")));
+    }
+
+    /// `result(prompts)` with a second version of its set, `local@v1`, whose entropies are
+    /// 0.5 lower; with `recorded: false` that version has no recordings of the claim.
+    fn two_versions(prompts: usize, recorded: bool) -> RunResult {
+        let mut run = result(prompts);
+        let mut version = result(prompts).claims.remove(0).model_sets.remove(0);
+        version.model_set = "local@v1".into();
+        for p in &mut version.measurements {
+            if !recorded {
+                p.measurement = None;
+                p.unavailable = Some("not recorded in `local@v1`".into());
+            } else if let Some(m) = &mut p.measurement {
+                m.entropy.point -= 0.5;
+                m.entropy.low -= 0.5;
+                m.entropy.high -= 0.5;
+            }
+        }
+        run.claims[0].model_sets.push(version);
+        run
+    }
+
+    #[test]
+    fn versions_are_ordered_by_name_with_the_current_recordings_last() {
+        let mut run = two_versions(2, true);
+        for name in ["local@b", "other", "local@a"] {
+            let mut set = result(2).claims.remove(0).model_sets.remove(0);
+            set.model_set = name.into();
+            run.claims[0].model_sets.push(set);
+        }
+        assert_eq!(
+            version_groups(&run),
+            [(
+                "local".to_string(),
+                vec![
+                    "local@a".to_string(),
+                    "local@b".into(),
+                    "local@v1".into(),
+                    "local".into()
+                ]
+            )],
+            "`other` has one version: no trend"
+        );
+    }
+
+    #[test]
+    fn two_versions_get_a_trend_figure_and_a_summary() {
+        let report = to_html(&two_versions(2, true));
+        let trend = report
+            .figures
+            .iter()
+            .find(|f| f.name == "nasty-claim--local--trend.svg")
+            .unwrap_or_else(|| panic!("{:?}", names(&report)));
+        let doc = parse_xml(&trend.svg);
+        let text = texts(&doc);
+        assert!(text.contains("entropy (nats)") && text.contains("version of local"));
+        // Ticks left to right: the version, then the current recordings.
+        let ticks: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("tick"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(ticks, ["local@v1", "local"]);
+        // base has p0 only (its p1 is missing in both), dpo has p0 and p1: 3 series × 2.
+        let points = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("point"))
+            .count();
+        assert_eq!(points, 6);
+        for needle in [
+            "base/<model> (base) · p0 · local@v1: 1.300 [1.200, 1.500]",
+            "base/<model> (base) · p0 · local: 1.800 [1.700, 2.000]",
+            "dpo \"model\" (dpo) · p1 · local: 3.710 [3.610, 3.910]",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in {text}");
+        }
+        assert!(!text.contains("base/<model> (base) · p1"), "no invented series");
+        let page = texts(&parse_xml(&report.index));
+        assert!(page.contains("This run holds 2 versions of local, in trend order"));
+        assert!(page.contains("change (last − first)"));
+        assert!(page.contains("+0.500"), "{page}");
+    }
+
+    #[test]
+    fn a_version_that_did_not_record_the_claim_says_so() {
+        let report = to_html(&two_versions(2, false));
+        assert!(!report.figures.iter().any(|f| f.name.contains("trend")));
+        let page = texts(&parse_xml(&report.index));
+        assert!(page.contains("Not recorded in this version: recordings/local@v1/"));
+        assert!(page.contains("No trend: only local has figures of this claim"));
+        assert!(page.contains("No claim has figures in two or more of these versions"));
+    }
+
+    #[test]
+    fn the_trend_of_footnote1_bash_shows_both_recorded_versions() {
+        use crate::project::{Project, RunOptions};
+        use crate::source::Mode;
+        // Real data: the committed recordings of `local` and `local@parallel2`, in replay.
+        let project = Project::new(env!("CARGO_MANIFEST_DIR"));
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/footnote1-bash.yaml");
+        let catalog = project
+            .load(&[spec], &["local".into(), "local@parallel2".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut options = RunOptions::new(Mode::Replay);
+        options.missing_is_unavailable = true;
+        let run = project
+            .run(&catalog, options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claim = &run.claims[0];
+        let sets: Vec<&str> = claim
+            .model_sets
+            .iter()
+            .map(|s| s.model_set.as_str())
+            .collect();
+        assert_eq!(sets, ["local", "local@parallel2"]);
+        let report = to_html(&run);
+        let trend = report
+            .figures
+            .iter()
+            .find(|f| f.name == "footnote1-bash--local--trend.svg")
+            .unwrap_or_else(|| panic!("{:?}", names(&report)));
+        let doc = parse_xml(&trend.svg);
+        let text = texts(&doc);
+        assert!(doc.root_element().children().any(|n| n.has_tag_name("title")));
+        assert!(
+            doc.descendants()
+                .any(|n| n.attribute("class") == Some("legend"))
+        );
+        // Every measured (model, prompt) of both versions is a point, with its own figures.
+        let mut points = 0;
+        for set in &claim.model_sets {
+            for p in &set.measurements {
+                let m = p.measurement.as_ref().expect("both versions recorded this claim");
+                let tip = format!(
+                    "{} ({}) · {} · {}: {}",
+                    p.model,
+                    p.role,
+                    p.prompt,
+                    set.model_set,
+                    range(m.entropy.point, m.entropy.low, m.entropy.high)
+                );
+                assert!(text.contains(&tip), "{tip} missing in {text}");
+                points += 1;
+            }
+        }
+        assert!(points >= 4, "two models in two versions");
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.attribute("class") == Some("point"))
+                .count(),
+            points
+        );
+        // The recordings differ: two slots per server moved gemma's logprobs.
+        let gemma = |set: &str| {
+            claim
+                .model_sets
+                .iter()
+                .find(|s| s.model_set == set)
+                .and_then(|s| s.measurements.iter().find(|p| p.model == "gemma-3-270m"))
+                .and_then(|p| p.measurement.as_ref())
+                .map(|m| m.entropy.point)
+                .unwrap()
+        };
+        assert!((gemma("local") - gemma("local@parallel2")).abs() > 0.01);
     }
 
     #[test]
