@@ -12,6 +12,19 @@ fn report(out: &Path) -> std::process::Output {
     ])
 }
 
+/// The report over the current recordings and the committed version `local@parallel2`.
+fn report_two_versions(out: &Path) -> std::process::Output {
+    crate::modecollapse(&[
+        "report",
+        "--models",
+        "local",
+        "--models",
+        "local@parallel2",
+        "--out",
+        out.to_str().expect("a UTF-8 temporary path"),
+    ])
+}
+
 /// Every file under `dir`, by path relative to it, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -89,6 +102,58 @@ fn report_writes_the_page_and_its_figures_byte_stable() {
             "the page loads something: {loader}"
         );
     }
+    assert_eq!(
+        files(a.path()),
+        files(b.path()),
+        "two runs write the same bytes"
+    );
+}
+
+#[test]
+fn report_over_two_versions_draws_the_trend_byte_stable() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        let out = report_two_versions(dir.path());
+        // `local@parallel2` holds three specs only: the others are "not recorded", no failure.
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let index = std::fs::read_to_string(a.path().join("index.html")).unwrap();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(&index, options).expect("the page is well-formed");
+    let trend = a
+        .path()
+        .join("figures")
+        .join("footnote1-bash--local--trend.svg");
+    let svg = std::fs::read_to_string(&trend).expect("a trend figure for footnote1-bash");
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert!(index.contains(svg.trim_end()), "the trend is inline in the page");
+    // Between the claim's heading and the next claim's.
+    let claim = index.find("id=\"claim-footnote1-bash\"").unwrap();
+    let figure = index.find("href=\"figures/footnote1-bash--local--trend.svg\"").unwrap();
+    let next = index[claim..].find("</section>\n<section class=\"claim\"").unwrap() + claim;
+    assert!(claim < figure && figure < next, "the trend sits in the claim's section");
+    let ticks: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("tick"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(ticks, ["local@parallel2", "local"], "the current recordings last");
+    for version in ["local@parallel2", "local"] {
+        for model in ["gemma-3-270m (base)", "smollm2-135m-instruct (dpo)"] {
+            let tip = format!("{model} · bash_shuf · {version}: ");
+            assert!(svg.contains(&tip), "{tip} missing");
+        }
+    }
+    assert!(index.contains("Not recorded in this version"));
+    assert!(!index.contains("not tracked yet"));
     assert_eq!(
         files(a.path()),
         files(b.path()),
