@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Renders the HTML report in a real browser: builds `modecollapse report --models local` from the
-# committed recordings, opens it in headless Chromium (Debian's package, installed when missing),
+# Renders the HTML report in a real browser: builds `modecollapse report --models local --models
+# local@parallel2` from the committed recordings (two versions, so the trend figures are drawn
+# and checked too), opens it in headless Chromium (Debian's package, installed when missing),
 # fails on any console message (the page has no script, so any message is a fault) or on a DOM
-# that lacks a figure the report wrote, and saves a screenshot for a person to look at.
+# that lacks a figure the report wrote, and saves screenshots for a person to look at: the top
+# of the page, and the trend figures (report/screenshot-trend.png).
 #
 #   scripts/check-report.sh [OUT]     # OUT defaults to report/ (gitignored)
 set -euo pipefail
@@ -18,7 +20,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null
 fi
 
-cargo run -q -- report --models local --out "$out"
+cargo run -q -- report --models local --models local@parallel2 --out "$out"
 page="$(realpath "$out/index.html")"
 screenshot="$out/screenshot.png"
 rm -f "$screenshot"
@@ -59,5 +61,24 @@ grep -o 'href="figures/[^"]*"' "$scratch/dom.html" | sed 's/^href="//; s/"$//' |
         fi
     done
 
-echo "check-report: ok: $rendered figures rendered, no console message," \
-     "screenshot $screenshot ($((SECONDS - started)) s)"
+trends=$(find "$out/figures" -name '*--trend.svg' | wc -l)
+if [ "$trends" -eq 0 ]; then
+    echo "check-report: FAILED: no trend figure across the two versions" >&2
+    exit 1
+fi
+# The trends sit far down the page, below the first screenshot: a second one shows them in the
+# page's own layout, with everything but the claims' headings, their trends and the trend
+# summary hidden by an added style rule (the page itself is not changed).
+trend_screenshot="$out/screenshot-trend.png"
+rm -f "$trend_screenshot"
+sed 's|</style>|header, #not-testable, section.model-set, dl.facts, blockquote, footer { display: none; }\n</style>|' \
+    "$page" >"$scratch/trend.html"
+timeout 120 chromium "${flags[@]}" --window-size=1400,3000 --screenshot="$trend_screenshot" \
+    "file://$scratch/trend.html" >/dev/null 2>&1
+if [ ! -s "$trend_screenshot" ]; then
+    echo "check-report: FAILED: no screenshot of the trends was written" >&2
+    exit 1
+fi
+
+echo "check-report: ok: $rendered figures rendered ($trends trends), no console message," \
+     "screenshots $screenshot and $trend_screenshot ($((SECONDS - started)) s)"
