@@ -6,28 +6,11 @@
 //! fails, and every verdict is in the test case's `<system-out>`. Not-testable claims are a
 //! suite of skipped cases with their reasons.
 
+use super::markup::esc;
 use crate::run::RunResult;
 use crate::spec::ClaimStatus;
 use crate::verdict::Verdict;
 use std::fmt::Write;
-
-/// Escapes text for XML attributes and character data.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Renders the run as JUnit XML.
 pub fn to_junit(result: &RunResult) -> String {
@@ -111,18 +94,4 @@ pub fn to_junit(result: &RunResult) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"modecollapse\" tests=\"{tests}\" \
          failures=\"{failures}\" skipped=\"{skipped}\" errors=\"0\">\n{suites}</testsuites>\n"
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping() {
-        assert_eq!(
-            esc("a < b && \"c\" > 'd'"),
-            "a &lt; b &amp;&amp; &quot;c&quot; &gt; &apos;d&apos;"
-        );
-        assert_eq!(esc("x\u{1}y\nz"), "xy\nz");
-    }
 }

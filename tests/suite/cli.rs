@@ -12,6 +12,20 @@ fn temp_project() -> tempfile::TempDir {
     dir
 }
 
+/// Rewrites a spec of a temporary project with `edit`.
+fn edit_spec(project: &Path, spec: &str, edit: impl FnOnce(String) -> String) {
+    let path = project.join("specs").join(spec);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+}
+
+/// The text of a spec with its `expect:` block replaced by these expectations.
+fn with_expectations(text: String, expect: &[&str]) -> String {
+    let head = &text[..text.find("expect:").unwrap()];
+    let lines: Vec<String> = expect.iter().map(|e| format!("  - that: {e}\n")).collect();
+    format!("{head}expect:\n{}", lines.concat())
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -122,11 +136,9 @@ fn table_lists_retired_models_as_such() {
 fn a_new_prompt_without_recordings_exits_3_and_says_how_to_record() {
     let project = temp_project();
     // What a pull request that adds a prompt looks like: the set is recorded, the prompt is not.
-    let spec = project.path().join("specs/footnote1-bash.yaml");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("random number:", "a new random number:");
-    std::fs::write(&spec, text).unwrap();
+    edit_spec(project.path(), "footnote1-bash.yaml", |t| {
+        t.replace("random number:", "a new random number:")
+    });
     let out = run_in(
         project.path(),
         &["run", "specs/footnote1-bash.yaml", "--models", "local"],
@@ -165,11 +177,9 @@ fn a_set_never_recorded_is_reported_per_set_with_the_command() {
 #[test]
 fn strict_claim_that_fails_exits_1() {
     let project = temp_project();
-    let spec = project.path().join("specs/footnote1-bash.yaml");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("status: tracked", "status: strict");
-    std::fs::write(&spec, text).unwrap();
+    edit_spec(project.path(), "footnote1-bash.yaml", |t| {
+        t.replace("status: tracked", "status: strict")
+    });
     let out = run_in(
         project.path(),
         &["run", "specs/footnote1-bash.yaml", "--models", "local"],
@@ -326,17 +336,18 @@ fn plan_gives_samples_per_model_from_the_pilot() {
 #[test]
 fn equivalence_within_a_margin_is_tested_two_one_sided() {
     let project = temp_project();
-    let spec = project.path().join("specs/sampled-random-integer.yaml");
-    let text = std::fs::read_to_string(&spec).unwrap();
-    let head = &text[..text.find("expect:").unwrap()];
     // The recorded difference entropy(dpo) − entropy(base) is about 2.65 nats, 95% interval
     // about [2.14, 3.16] (see the snapshot).
-    let text = format!(
-        "{head}expect:\n  - that: entropy(dpo) ~= entropy(base) +- 3.5\n  \
-         - that: entropy(dpo) ~= entropy(base) +- 1.0\n  \
-         - that: entropy(dpo) ~= entropy(base) +- 2.7\n"
-    );
-    std::fs::write(&spec, text).unwrap();
+    edit_spec(project.path(), "sampled-random-integer.yaml", |t| {
+        with_expectations(
+            t,
+            &[
+                "entropy(dpo) ~= entropy(base) +- 3.5",
+                "entropy(dpo) ~= entropy(base) +- 1.0",
+                "entropy(dpo) ~= entropy(base) +- 2.7",
+            ],
+        )
+    });
     let out = run_in(
         project.path(),
         &[
@@ -377,22 +388,11 @@ fn equivalence_within_a_margin_is_tested_two_one_sided() {
 #[test]
 fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
     let project = temp_project();
-    let sampled = project.path().join("specs/sampled-random-integer.yaml");
-    let text = std::fs::read_to_string(&sampled).unwrap();
-    let head = &text[..text.find("expect:").unwrap()];
-    std::fs::write(
-        &sampled,
-        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
-    )
-    .unwrap();
-    let enumerated = project.path().join("specs/footnote1-bash.yaml");
-    let text = std::fs::read_to_string(&enumerated).unwrap();
-    let head = &text[..text.find("expect:").unwrap()];
-    std::fs::write(
-        &enumerated,
-        format!("{head}expect:\n  - that: differs(base, dpo)\n"),
-    )
-    .unwrap();
+    for spec in ["sampled-random-integer.yaml", "footnote1-bash.yaml"] {
+        edit_spec(project.path(), spec, |t| {
+            with_expectations(t, &["differs(base, dpo)"])
+        });
+    }
     let out = run_in(
         project.path(),
         &[
@@ -436,11 +436,9 @@ fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
 #[test]
 fn junit_fails_strict_claims_only_and_skips_what_does_not_apply() {
     let project = temp_project();
-    let spec = project.path().join("specs/footnote1-bash.yaml");
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("status: tracked", "status: strict");
-    std::fs::write(&spec, text).unwrap();
+    edit_spec(project.path(), "footnote1-bash.yaml", |t| {
+        t.replace("status: tracked", "status: strict")
+    });
     let out = run_in(
         project.path(),
         &[
