@@ -1075,8 +1075,10 @@ fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<T
                     .iter()
                     .zip(&has_model)
                     .map(|(s, has)| {
-                        has.then(|| mean_interval(common.iter().filter_map(|p| entropy(*s, model, p))))
-                            .flatten()
+                        has.then(|| {
+                            mean_interval(common.iter().filter_map(|p| entropy(*s, model, p)))
+                        })
+                        .flatten()
                     })
                     .collect(),
             });
@@ -1189,7 +1191,11 @@ fn trend_figure(page: &mut Page, trend: &Trend) {
         );
         return;
     }
-    let compact = trend.chart.series.iter().any(|s| s.label.contains(" · mean over "));
+    let compact = trend
+        .chart
+        .series
+        .iter()
+        .any(|s| s.label.contains(" · mean over "));
     page.figure(
         &format!("{}--{}--trend", trend.claim, trend.base),
         svg::trend_chart(&trend.chart),
@@ -1263,7 +1269,9 @@ fn versions_section(
             .flat_map(|c| &c.model_sets)
             .map(|s| s.model_set.as_str())
             .collect();
-        let example = sets.first().map_or("SET", |s| s.split('@').next().unwrap_or(s));
+        let example = sets
+            .first()
+            .map_or("SET", |s| s.split('@').next().unwrap_or(s));
         let _ = writeln!(
             out,
             "<p>This run holds one version of each model set, so there is no trend to draw. \
@@ -1779,7 +1787,10 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing in {text}");
         }
-        assert!(!text.contains("base/<model> (base) · p1"), "no invented series");
+        assert!(
+            !text.contains("base/<model> (base) · p1"),
+            "no invented series"
+        );
         let page = texts(&parse_xml(&report.index));
         assert!(page.contains("This run holds 2 versions of local, in trend order"));
         assert!(page.contains("change (last − first)"));
@@ -1826,7 +1837,11 @@ mod tests {
             .unwrap_or_else(|| panic!("{:?}", names(&report)));
         let doc = parse_xml(&trend.svg);
         let text = texts(&doc);
-        assert!(doc.root_element().children().any(|n| n.has_tag_name("title")));
+        assert!(
+            doc.root_element()
+                .children()
+                .any(|n| n.has_tag_name("title"))
+        );
         assert!(
             doc.descendants()
                 .any(|n| n.attribute("class") == Some("legend"))
@@ -1835,7 +1850,10 @@ mod tests {
         let mut points = 0;
         for set in &claim.model_sets {
             for p in &set.measurements {
-                let m = p.measurement.as_ref().expect("both versions recorded this claim");
+                let m = p
+                    .measurement
+                    .as_ref()
+                    .expect("both versions recorded this claim");
                 let tip = format!(
                     "{} ({}) · {} · {}: {}",
                     p.model,

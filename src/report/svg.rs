@@ -957,8 +957,7 @@ pub(crate) fn trend_chart(chart: &TrendChart) -> String {
     entries.push((Key::Whisker, chart.interval_label.clone()));
     let width = (right + 28.0 + legend_width(&entries) + 12.0)
         .max(header_width(&chart.title, &chart.subtitle));
-    let height =
-        (scale.bottom() + 66.0).max(top + 8.0 + 20.0 * entries.len() as f64 + 8.0);
+    let height = (scale.bottom() + 66.0).max(top + 8.0 + 20.0 * entries.len() as f64 + 8.0);
     let mut out = String::new();
     open(&mut out, width, height, &chart.title, &chart.subtitle);
     scale.draw(&mut out, LEFT, right, &chart.y_label);
@@ -1332,7 +1331,12 @@ mod tests {
     #[test]
     fn a_span_scale_zooms_to_the_figures_with_round_ticks() {
         let s = YScale::span(2.103, 3.192, 0.0, 100.0);
-        assert!(s.base > 1.0 && s.base <= 2.103 && s.top >= 3.192, "{} {}", s.base, s.top);
+        assert!(
+            s.base > 1.0 && s.base <= 2.103 && s.top >= 3.192,
+            "{} {}",
+            s.base,
+            s.top
+        );
         let ticks = (s.top - s.base) / s.step;
         assert!((ticks - ticks.round()).abs() < 1e-9 && ticks <= 8.0);
         assert!((s.y(s.base) - 100.0).abs() < 1e-9 && s.y(s.top).abs() < 1e-9);

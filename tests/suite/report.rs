@@ -134,18 +134,33 @@ fn report_over_two_versions_draws_the_trend_byte_stable() {
         .join("footnote1-bash--local--trend.svg");
     let svg = std::fs::read_to_string(&trend).expect("a trend figure for footnote1-bash");
     let doc = roxmltree::Document::parse(&svg).unwrap();
-    assert!(index.contains(svg.trim_end()), "the trend is inline in the page");
+    assert!(
+        index.contains(svg.trim_end()),
+        "the trend is inline in the page"
+    );
     // Between the claim's heading and the next claim's.
     let claim = index.find("id=\"claim-footnote1-bash\"").unwrap();
-    let figure = index.find("href=\"figures/footnote1-bash--local--trend.svg\"").unwrap();
-    let next = index[claim..].find("</section>\n<section class=\"claim\"").unwrap() + claim;
-    assert!(claim < figure && figure < next, "the trend sits in the claim's section");
+    let figure = index
+        .find("href=\"figures/footnote1-bash--local--trend.svg\"")
+        .unwrap();
+    let next = index[claim..]
+        .find("</section>\n<section class=\"claim\"")
+        .unwrap()
+        + claim;
+    assert!(
+        claim < figure && figure < next,
+        "the trend sits in the claim's section"
+    );
     let ticks: Vec<&str> = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("tick"))
         .filter_map(|n| n.text())
         .collect();
-    assert_eq!(ticks, ["local@parallel2", "local"], "the current recordings last");
+    assert_eq!(
+        ticks,
+        ["local@parallel2", "local"],
+        "the current recordings last"
+    );
     for version in ["local@parallel2", "local"] {
         for model in ["gemma-3-270m (base)", "smollm2-135m-instruct (dpo)"] {
             let tip = format!("{model} · bash_shuf · {version}: ");
