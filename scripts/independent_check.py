@@ -193,8 +193,11 @@ def main():
     rows = []  # (claim id, measurement, prompt text)
     for claim in report["claims"]:
         o = claim.get("outcomes", {})
-        assert (o.get("kind"), o.get("prefix"), o.get("lo"), o.get("hi")) == ("integers", " ", 0, 100), \
-            f"{claim['id']}: outcome set {o} is not ' 0'..' 100'"
+        if (o.get("kind"), o.get("prefix"), o.get("lo"), o.get("hi")) != ("integers", " ", 0, 100):
+            # Choices, categories and classifiers (the question set, the greentext) have no
+            # exact-enumeration counterpart here; they are named, not silently dropped.
+            print(f"SKIP {claim['id']}: outcome set of kind {o.get('kind')!r} is outside this check")
+            continue
         texts = spec_prompts(os.path.join(ROOT, claim["file"]))
         for ms in claim["model_sets"]:
             if ms["model_set"] == "local":

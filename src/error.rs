@@ -154,7 +154,8 @@ pub enum MeasureError {
     },
     /// The provider failed.
     #[error(
-        "failed to measure spec `{spec}` on model `{model}` of set `{model_set}` (prompt `{prompt}`): {source}"
+        "failed to measure spec `{spec}` on model `{model}` of set `{model_set}` (prompt \
+         `{prompt}`, {request}): {source}"
     )]
     Client {
         /// Spec id.
@@ -165,6 +166,8 @@ pub enum MeasureError {
         model: String,
         /// Prompt name.
         prompt: String,
+        /// The request that failed, described (key and continuation or seed).
+        request: String,
         /// The cause.
         #[source]
         source: ClientError,

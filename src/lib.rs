@@ -23,10 +23,16 @@
 //! * [`client`] is the only module that speaks HTTP and wire JSON.
 //! * [`record`] keeps responses on disk, atomically, one JSON-lines file per model.
 //! * [`source`] decides per mode (replay, record, refresh, live) where a response comes from.
-//! * [`measure`] runs the logprob methods (`next_token`, `enumerate`) into figures with bounds.
-//! * [`stats`] holds the pure statistics (entropy and its guaranteed bounds).
-//! * [`verdict`] turns intervals into holds / refuted / inconclusive.
+//! * [`measure`] runs the methods (`next_token`, `enumerate`, `sample`) into figures with
+//!   bounds or intervals, and tests the difference of two sampled figures.
+//! * [`stats`] holds the pure statistics (bounds, estimators, intervals, tests, divergences).
+//! * [`verdict`] turns intervals and p-values into holds / refuted / inconclusive.
+//! * [`across`] tests expectations across prompts (`over: paired` / `over: pooled`).
 //! * [`run`] orchestrates specs × model sets; [`project`] is the entry point.
+//! * [`diff`] compares two recorded versions of a model set claim by claim.
+//! * [`evaluate`] decides each expectation on a model set's measurements, with its evidence.
+//! * [`plan`] computes the samples a sampled claim needs, from a pilot recording;
+//!   [`scaffold`] writes a commented spec to start from.
 //! * [`report`] renders the JSON contract, the table, and snapshot content.
 //!
 //! ## Quick use
@@ -40,14 +46,19 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod across;
 pub mod client;
+pub mod diff;
 pub mod error;
+pub mod evaluate;
 pub mod measure;
+pub mod plan;
 pub mod project;
 pub mod record;
 pub mod report;
 pub mod request;
 pub mod run;
+pub mod scaffold;
 pub mod source;
 pub mod spec;
 pub mod stats;

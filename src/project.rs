@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub client: ClientOptions,
     /// Called after every live request.
     pub on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Report a (model, prompt) whose recording is missing as unavailable instead of failing
+    /// (for `diff`, where a version may hold only some specs).
+    pub missing_is_unavailable: bool,
 }
 
 impl RunOptions {
@@ -39,6 +42,7 @@ impl RunOptions {
             max_requests: None,
             client: ClientOptions::default(),
             on_live_request: None,
+            missing_is_unavailable: false,
         }
     }
 }
@@ -92,11 +96,14 @@ impl Project {
                     model_set: String::new(),
                     model: String::new(),
                     prompt: String::new(),
+                    request: "no request: the HTTP client failed to start".into(),
                     source,
                 }
             })?)
         };
-        let mut source = Source::new(options.mode, store, client).with_budget(options.max_requests);
+        let mut source = Source::new(options.mode, store, client)
+            .with_budget(options.max_requests)
+            .with_missing_as_unavailable(options.missing_is_unavailable);
         if let Some(hook) = options.on_live_request {
             source = source.with_progress(hook);
         }

@@ -4,16 +4,22 @@
 //! that adds a prompt adds lines to a few files. Each file is JSON lines:
 //!
 //! ```text
-//! {"format":"modecollapse-recording","version":1}
+//! {"format":"modecollapse-recording","version":2}
 //! {"prompt":"<sha>","text":"Q: Tell me a random integer…"}        one line per prompt text
 //! {"key":"<sha>","prompt":"<sha>","api":"completions","model":"…","ids":[236743],
 //!  "top_k":20,"top":[[236819,"9",-1.23],…],"model_id":"…","recorded":"2026-11-27"}
+//! {"end":"modecollapse-recording","lines":42,"sha256":"<hex>"}      the closing line
 //! ```
 //!
 //! Prompt texts are stored once and referenced, so a 100-node tree does not repeat the prompt
 //! 100 times. Lines are sorted (prompts, then responses by prompt and continuation) so that
 //! re-recording yields a readable diff. A line's `key` is recomputed on load: a hand-edited
-//! request is detected and reported with its path and line.
+//! request is detected and reported with its path and line. The closing line (format version
+//! 2) counts the lines before it and carries the SHA-256 of their text, so that a file cut at a
+//! line boundary (which leaves only valid lines) or a hand-edited response (whose key still
+//! matches) is detected too, and reported with its path rather than used. Version 1 files,
+//! written before the closing line existed, are still read (with the per-line checks only) and
+//! are rewritten as version 2 when a recording is added to them.
 //!
 //! Invariants: files are replaced atomically (write a temporary file, fsync, rename) under an
 //! exclusive lock, merging what other writers added meanwhile; nothing here does HTTP.
@@ -30,8 +36,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The recording format version this build reads and writes.
-pub const RECORDING_VERSION: u32 = 1;
+/// The recording format version this build writes (it also reads version 1).
+pub const RECORDING_VERSION: u32 = 2;
+
+/// The first version, without the closing checksum line.
+const LEGACY_VERSION: u32 = 1;
 
 const FORMAT_NAME: &str = "modecollapse-recording";
 
@@ -49,6 +58,15 @@ pub struct Recorded {
 struct Header {
     format: String,
     version: u32,
+}
+
+/// The closing line: how many lines precede it and the SHA-256 of their text.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trailer {
+    end: String,
+    lines: usize,
+    sha256: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,12 +130,18 @@ struct ResponseLine {
 enum Line {
     Response(Box<ResponseLine>),
     Prompt(PromptLine),
+    End(Trailer),
 }
 
-/// Parses one line: a response line carries `key`, a prompt line does not.
+/// Parses one line: a response line carries `key`, the closing line `end`, a prompt line
+/// neither.
 fn parse_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    if value.get("key").is_some() {
+    if value.get("end").is_some() {
+        Trailer::deserialize(value)
+            .map(Line::End)
+            .map_err(|e| format!("closing line: {e}"))
+    } else if value.get("key").is_some() {
         ResponseLine::deserialize(value)
             .map(|r| Line::Response(Box::new(r)))
             .map_err(|e| format!("response line: {e}"))
@@ -156,31 +180,98 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
     }
 }
 
-/// Parses a recording file; every malformed line is an error naming the line.
+/// What a reader can do about a damaged file.
+const REMEDY: &str = "restore it from version control, or delete it and record again";
+
+/// The checksum of the closing line: SHA-256 over each preceding line and a newline. Lines as
+/// `str::lines` splits them, so a checkout that turns newlines into CRLF does not break it.
+fn checksum<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = Sha256::new();
+    for line in lines {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Checks a recording file's text as loading it would, returning how many responses it holds;
+/// public for the fuzz harness (`tests/suite/fuzz.rs`).
+#[doc(hidden)]
+pub fn check_recording(path: &Path, text: &str) -> Result<usize, RecordError> {
+    parse_file(path, text).map(|entries| entries.len())
+}
+
+/// Parses a recording file; every malformed line is an error naming the line, and a file
+/// whose closing line is missing or does not match is an error naming the file.
 fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
-    let mut lines = text.lines().enumerate();
-    let (_, first) = lines
-        .next()
+    let all: Vec<&str> = text.lines().collect();
+    let first = *all
+        .first()
         .ok_or_else(|| corrupt(path, 1, "empty file; expected the format header"))?;
     let header: Header =
         serde_json::from_str(first).map_err(|e| corrupt(path, 1, format!("bad header: {e}")))?;
-    if header.format != FORMAT_NAME || header.version != RECORDING_VERSION {
+    if header.format != FORMAT_NAME
+        || !(header.version == RECORDING_VERSION || header.version == LEGACY_VERSION)
+    {
         return Err(corrupt(
             path,
             1,
             format!(
-                "format {} version {}; this build reads {FORMAT_NAME} version {RECORDING_VERSION}",
+                "format {} version {}; this build reads {FORMAT_NAME} versions \
+                 {LEGACY_VERSION} and {RECORDING_VERSION}",
                 header.format, header.version
             ),
         ));
     }
+    let sealed = header.version == RECORDING_VERSION;
     let mut prompts = BTreeMap::new();
     let mut entries = BTreeMap::new();
-    for (i, line) in lines {
+    let mut closed = false;
+    for (i, line) in all.iter().enumerate().skip(1) {
         let n = i + 1;
-        match parse_line(line)
-            .map_err(|e| corrupt(path, n, format!("not a recording line: {e}")))?
-        {
+        if closed {
+            return Err(corrupt(
+                path,
+                n,
+                format!("a line after the closing line (edited by hand?); {REMEDY}"),
+            ));
+        }
+        let parsed = parse_line(line).map_err(|e| {
+            if n == all.len() && !text.ends_with('\n') {
+                corrupt(
+                    path,
+                    n,
+                    format!("the file ends mid-line (truncated?); {REMEDY}"),
+                )
+            } else {
+                corrupt(path, n, format!("not a recording line: {e}"))
+            }
+        })?;
+        match parsed {
+            Line::End(t) => {
+                if !sealed {
+                    return Err(corrupt(
+                        path,
+                        n,
+                        "a closing line in a version 1 file (edited by hand?)",
+                    ));
+                }
+                if t.end != FORMAT_NAME
+                    || t.lines != i
+                    || t.sha256 != checksum(all[..i].iter().copied())
+                {
+                    return Err(corrupt(
+                        path,
+                        n,
+                        format!(
+                            "the file does not match its closing line, which counts {} lines \
+                             and their checksum (edited by hand, or cut?); {REMEDY}",
+                            t.lines
+                        ),
+                    ));
+                }
+                closed = true;
+            }
             Line::Prompt(p) => {
                 if text_id(&p.text) != p.prompt {
                     return Err(corrupt(
@@ -229,6 +320,13 @@ fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
             }
         }
     }
+    if sealed && !closed {
+        return Err(corrupt(
+            path,
+            all.len() + 1,
+            format!("the file ends without its closing line (truncated?); {REMEDY}"),
+        ));
+    }
     Ok(entries)
 }
 
@@ -263,6 +361,13 @@ fn render_file(entries: &Entries) -> String {
         out.push_str(&serde_json::to_string(&entry_to_line(key, req, rec)).expect("line"));
         out.push('\n');
     }
+    let trailer = Trailer {
+        end: FORMAT_NAME.into(),
+        lines: out.lines().count(),
+        sha256: checksum(out.lines()),
+    };
+    out.push_str(&serde_json::to_string(&trailer).expect("closing line"));
+    out.push('\n');
     out
 }
 
@@ -491,6 +596,7 @@ impl RecordingStore {
                 .open(&lock_path)
                 .map_err(io(&lock_path))?;
             lock.lock().map_err(io(&lock_path))?;
+            remove_stale_temporaries(path);
             let mut merged = match std::fs::read_to_string(path) {
                 Ok(text) => parse_file(path, &text)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
@@ -509,11 +615,33 @@ impl RecordingStore {
                 out.sync_all().map_err(io(&tmp))?;
             }
             std::fs::rename(&tmp, path).map_err(io(path))?;
+            // The rename is durable only once the directory is synced (a power cut could
+            // otherwise bring back the old file); failing to sync loses nothing now.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
             drop(lock);
             file.entries = merged;
             file.dirty.clear();
         }
         Ok(())
+    }
+}
+
+/// Removes temporary files a writer killed mid-flush left beside a recording. Called under the
+/// file's lock: temporaries are only written under it, so any that exist now are orphans.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -603,8 +731,80 @@ mod tests {
         assert!(fresh.get("s", "m", &request(vec![2])).unwrap().is_some());
     }
 
+    /// The error a damaged copy of a recording gives when it is read.
+    fn read_error(dir: &Path, text: &str) -> String {
+        std::fs::write(dir.join("s/m.jsonl"), text).unwrap();
+        RecordingStore::new(dir)
+            .get("s", "m", &request(vec![1]))
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn detects_hand_edits_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordingStore::new(dir.path());
+        store
+            .put("s", "m", &request(vec![1]), recorded(-0.125))
+            .unwrap();
+        store
+            .put("s", "m", &request(vec![2]), recorded(-0.25))
+            .unwrap();
+        store.flush().unwrap();
+        let text = std::fs::read_to_string(store.path_for("s", "m")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            5,
+            "header, prompt, two responses, closing line"
+        );
+        let d = dir.path();
+        let err = read_error(d, &text.replace("\"ids\":[1]", "\"ids\":[3]"));
+        assert!(
+            err.contains("m.jsonl:3") && err.contains("key does not match"),
+            "{err}"
+        );
+        // A response edited by hand keeps its key; the closing line catches it.
+        let err = read_error(d, &text.replacen("-0.125", "-0.5", 1));
+        assert!(
+            err.contains("m.jsonl:5") && err.contains("does not match its closing line"),
+            "{err}"
+        );
+        let err = read_error(d, &text[..text.len() - 20]);
+        assert!(
+            err.contains("m.jsonl:5") && err.contains("ends mid-line (truncated?)"),
+            "{err}"
+        );
+        // Cut at a line boundary: every remaining line is valid, the closing line is gone.
+        let cut = format!("{}\n", lines[..4].join("\n"));
+        let err = read_error(d, &cut);
+        assert!(
+            err.contains("m.jsonl:5") && err.contains("ends without its closing line"),
+            "{err}"
+        );
+        // A line removed from the middle.
+        let gap = format!("{}\n{}\n", lines[..3].join("\n"), lines[4]);
+        let err = read_error(d, &gap);
+        assert!(err.contains("does not match its closing line"), "{err}");
+        let err = read_error(d, &format!("{text}{}\n", lines[3]));
+        assert!(err.contains("after the closing line"), "{err}");
+        // Every message names the file and says what to do.
+        assert!(
+            err.contains(&d.join("s/m.jsonl").display().to_string())
+                && err.contains("record again")
+        );
+        // Newlines turned into CRLF by a checkout do not break the checksum.
+        std::fs::write(d.join("s/m.jsonl"), text.replace('\n', "\r\n")).unwrap();
+        assert!(
+            RecordingStore::new(d)
+                .get("s", "m", &request(vec![1]))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn version_1_files_are_read_and_rewritten_as_version_2() {
         let dir = tempfile::tempdir().unwrap();
         let store = RecordingStore::new(dir.path());
         store
@@ -613,21 +813,49 @@ mod tests {
         store.flush().unwrap();
         let path = store.path_for("s", "m");
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("\"ids\":[1]", "\"ids\":[2]")).unwrap();
-        let err = RecordingStore::new(dir.path())
-            .get("s", "m", &request(vec![1]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("m.jsonl:3") && err.contains("key does not match"),
-            "{err}"
+        let v1: String = text
+            .lines()
+            .filter(|l| !l.starts_with("{\"end\""))
+            .map(|l| format!("{}\n", l.replace("\"version\":2", "\"version\":1")))
+            .collect();
+        std::fs::write(&path, &v1).unwrap();
+        let fresh = RecordingStore::new(dir.path());
+        assert_eq!(
+            fresh.get("s", "m", &request(vec![1])).unwrap(),
+            Some(recorded(-0.125))
         );
-        std::fs::write(&path, &text[..text.len() - 20]).unwrap();
-        let err = RecordingStore::new(dir.path())
-            .get("s", "m", &request(vec![1]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a recording line"), "{err}");
+        fresh
+            .put("s", "m", &request(vec![2]), recorded(-0.25))
+            .unwrap();
+        fresh.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"format\":\"modecollapse-recording\",\"version\":2}"));
+        assert!(
+            text.lines().last().unwrap().starts_with("{\"end\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_flush_removes_temporaries_of_writers_that_died() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordingStore::new(dir.path());
+        let orphan = dir.path().join("s/m.jsonl.tmp.999999");
+        std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+        std::fs::write(&orphan, "half a file").unwrap();
+        store
+            .put("s", "m", &request(vec![1]), recorded(-0.125))
+            .unwrap();
+        store.flush().unwrap();
+        assert!(!orphan.exists());
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("s"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| n == "m.jsonl" || n == "m.jsonl.lock"),
+            "{names:?}"
+        );
     }
 
     #[test]

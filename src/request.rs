@@ -109,6 +109,26 @@ impl Request {
         }
     }
 
+    /// A short description for error messages: the key and what sets the request apart from
+    /// the others of its measurement (the continuation, or the seed), never the prompt text.
+    pub fn describe(&self) -> String {
+        let what = match self {
+            Request::Logprobs(r) if !r.continuation_ids.is_empty() => format!(
+                "top {} logprobs after token ids {:?}",
+                r.top_k, r.continuation_ids
+            ),
+            Request::Logprobs(r) if !r.continuation_text.is_empty() => {
+                format!("top {} logprobs after {:?}", r.top_k, r.continuation_text)
+            }
+            Request::Logprobs(r) => format!("top {} logprobs at the end of the prompt", r.top_k),
+            Request::Sample(r) => format!(
+                "sample with seed {}, temperature {}, max_tokens {}",
+                r.seed, r.temperature, r.max_tokens
+            ),
+        };
+        format!("request {}: {what}", self.key())
+    }
+
     /// The model name.
     pub fn model(&self) -> &str {
         match self {

@@ -1,22 +1,25 @@
 //! Orchestration: specs × model sets → measurements → verdicts.
 
 use crate::error::{Error, MeasureError};
+use crate::evaluate::ExpectationResult;
+use crate::evaluate::evaluate_set;
 use crate::measure::{Measurement, MeasurementTarget, measure};
-use crate::source::Source;
+use crate::source::{Mode, Source};
 use crate::spec::{
-    Catalog, ClaimSpec, ClaimStatus, Condition, LoadedSpec, ModelEntry, ModelSet, ModelStatus,
-    Operand, Role, Selector,
+    Catalog, ClaimSpec, ClaimStatus, LoadedSpec, ModelEntry, ModelSet, ModelStatus, Role,
 };
-use crate::stats::Interval;
-use crate::verdict::{Verdict, compare, mode_is};
-use serde::Serialize;
-use std::collections::BTreeMap;
+use crate::verdict::Verdict;
+
+/// Why a retired model has no figures.
+pub(crate) const RETIRED: &str = "retired, cannot be recorded";
 
 /// The result of a run: every claim with its model sets.
 #[derive(Debug)]
 pub struct RunResult {
     /// Claims in spec-id order.
     pub claims: Vec<ClaimResult>,
+    /// Claims that cannot be tested through an API, listed with their reasons.
+    pub untestable: Vec<crate::spec::LoadedUntestable>,
 }
 
 /// One claim evaluated on the model sets that bind its roles.
@@ -50,64 +53,11 @@ pub struct MeasuredPair {
     pub role: Role,
     /// The prompt name.
     pub prompt: String,
-    /// The figures, or `None` when the model is retired and was never recorded.
+    /// The figures, or `None` when they cannot be had (see `unavailable`).
     pub measurement: Option<Measurement>,
-}
-
-/// One expectation on one model set.
-#[derive(Debug, Serialize)]
-pub struct ExpectationResult {
-    /// The condition as written.
-    pub that: String,
-    /// Combined over instances.
-    pub verdict: Verdict,
-    /// Why, when there are no instances or models are missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// One per prompt and binding of roles to models.
-    pub instances: Vec<Instance>,
-}
-
-/// An expectation on one prompt with one model per role.
-#[derive(Debug, Serialize)]
-pub struct Instance {
-    /// The prompt name.
-    pub prompt: String,
-    /// Role (or `*`) → model name.
-    pub models: BTreeMap<String, String>,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The figures compared and the rule applied.
-    pub evidence: Evidence,
-}
-
-/// The figures behind a verdict.
-#[derive(Debug, Serialize)]
-pub struct Evidence {
-    /// Left side (or the mode's measurement).
-    pub lhs: Option<Figure>,
-    /// Right side.
-    pub rhs: Option<Figure>,
-    /// Added to the right side.
-    pub margin: f64,
-    /// The rule or reason.
-    pub rule: String,
-}
-
-/// One side of a comparison.
-#[derive(Debug, Serialize)]
-pub struct Figure {
-    /// What it is, e.g. `entropy(rlhf)` or `0.5`.
-    pub label: String,
-    /// Model name, for metrics.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Point estimate.
-    pub point: f64,
-    /// Lower bound.
-    pub low: f64,
-    /// Upper bound.
-    pub high: f64,
+    /// Why there are no figures: retired and never recorded, or a live model of a set that
+    /// has no recordings yet (with the command that records them).
+    pub unavailable: Option<String>,
 }
 
 impl ClaimResult {
@@ -157,7 +107,10 @@ pub async fn run(catalog: &Catalog, source: &Source) -> Result<RunResult, Error>
             model_sets,
         });
     }
-    Ok(RunResult { claims })
+    Ok(RunResult {
+        claims,
+        untestable: catalog.untestable.clone(),
+    })
 }
 
 async fn run_on_set(
@@ -177,225 +130,49 @@ async fn run_on_set(
                 model,
                 prompt,
             };
-            let measurement = match measure(&target, source).await {
-                Ok(m) => Some(m),
-                Err(MeasureError::MissingRecording { .. })
-                    if model.status == ModelStatus::Retired =>
-                {
-                    None
+            // A live model of a set nobody has recorded yet (no network here, say) is reported
+            // per set with the command that records it; a recorded model missing a request is
+            // an error, so that a new prompt without recordings fails review.
+            let unrecorded = model.status == ModelStatus::Live
+                && source.mode() == Mode::Replay
+                && !source.has_recordings(&set.id, &model.name);
+            let (measurement, unavailable) = if unrecorded {
+                (
+                    None,
+                    Some(format!(
+                        "not recorded yet: record with `modecollapse run --models {} --mode record`",
+                        set.id
+                    )),
+                )
+            } else {
+                match measure(&target, source).await {
+                    Ok(m) => (Some(m), None),
+                    Err(MeasureError::MissingRecording { .. })
+                        if model.status == ModelStatus::Retired =>
+                    {
+                        (None, Some(RETIRED.to_string()))
+                    }
+                    Err(MeasureError::MissingRecording { .. })
+                        if source.missing_is_unavailable() =>
+                    {
+                        (None, Some(format!("not recorded in `{}`", set.id)))
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             };
             measurements.push(MeasuredPair {
                 model: model.name.clone(),
                 role: model.role,
                 prompt: prompt.name.clone(),
                 measurement,
+                unavailable,
             });
         }
     }
-    let expectations = spec
-        .expect
-        .iter()
-        .map(|e| evaluate(spec, set, e, &measurements))
-        .collect();
+    let expectations = evaluate_set(spec, set, &measurements);
     Ok(SetResult {
         model_set: set.id.clone(),
         measurements,
         expectations,
     })
-}
-
-/// Every way to bind the expectation's selectors to models of the set.
-fn bindings<'a>(
-    spec: &ClaimSpec,
-    set: &'a ModelSet,
-    selectors: &[Selector],
-) -> Vec<Vec<&'a ModelEntry>> {
-    let mut out: Vec<Vec<&ModelEntry>> = vec![Vec::new()];
-    for sel in selectors {
-        let candidates: Vec<&ModelEntry> = match sel {
-            Selector::Role(r) => set.models_for(*r).collect(),
-            Selector::Every => set
-                .models
-                .iter()
-                .filter(|m| spec.roles.contains(&m.role))
-                .collect(),
-        };
-        let mut extended = Vec::new();
-        for prefix in &out {
-            // The same model never stands on both sides (`entropy(*) > entropy(base)`).
-            for c in candidates
-                .iter()
-                .filter(|c| !prefix.iter().any(|p| p.name == c.name))
-            {
-                let mut v = prefix.clone();
-                v.push(*c);
-                extended.push(v);
-            }
-        }
-        out = extended;
-    }
-    out
-}
-
-fn evaluate(
-    spec: &ClaimSpec,
-    set: &ModelSet,
-    e: &crate::spec::Expectation,
-    measured: &[MeasuredPair],
-) -> ExpectationResult {
-    let selectors = e.condition.selectors();
-    let missing: Vec<String> = selectors
-        .iter()
-        .filter_map(|s| match s {
-            Selector::Role(r) if !set.binds(*r) => Some(r.to_string()),
-            _ => None,
-        })
-        .collect();
-    if !missing.is_empty() {
-        return ExpectationResult {
-            that: e.that.clone(),
-            verdict: Verdict::NotApplicable,
-            reason: Some(format!(
-                "model set `{}` binds no model to {}",
-                set.id,
-                missing.join(", ")
-            )),
-            instances: Vec::new(),
-        };
-    }
-    let find = |model: &str, prompt: &str| {
-        measured
-            .iter()
-            .find(|m| m.model == model && m.prompt == prompt)
-            .and_then(|m| m.measurement.as_ref())
-    };
-    let mut instances = Vec::new();
-    for prompt in spec.prompts_of(e) {
-        for binding in bindings(spec, set, &selectors) {
-            let models: BTreeMap<String, String> = selectors
-                .iter()
-                .zip(&binding)
-                .map(|(s, m)| (s.to_string(), m.name.clone()))
-                .collect();
-            let figures: Option<Vec<&Measurement>> = binding
-                .iter()
-                .map(|m| find(&m.name, &prompt.name))
-                .collect();
-            let (verdict, evidence) = match figures {
-                None => (
-                    Verdict::Unavailable,
-                    Evidence {
-                        lhs: None,
-                        rhs: None,
-                        margin: 0.0,
-                        rule: "a model is retired and was never recorded".into(),
-                    },
-                ),
-                Some(figures) => decide(spec, &e.condition, &selectors, &binding, &figures),
-            };
-            instances.push(Instance {
-                prompt: prompt.name.clone(),
-                models,
-                verdict,
-                evidence,
-            });
-        }
-    }
-    let verdict = Verdict::combine(instances.iter().map(|i| i.verdict));
-    let reason =
-        (verdict == Verdict::Unavailable).then(|| "retired, cannot be recorded".to_string());
-    ExpectationResult {
-        that: e.that.clone(),
-        verdict,
-        reason,
-        instances,
-    }
-}
-
-fn decide(
-    spec: &ClaimSpec,
-    condition: &Condition,
-    selectors: &[Selector],
-    binding: &[&ModelEntry],
-    figures: &[&Measurement],
-) -> (Verdict, Evidence) {
-    match condition {
-        Condition::ModeIs {
-            outcome, negated, ..
-        } => {
-            let m = figures[0];
-            let index = spec
-                .outcomes
-                .index_of_integer(*outcome)
-                .expect("validated against the outcome set");
-            let (verdict, rule) = mode_is(m, index, *negated, &spec.outcomes);
-            let lhs = Figure {
-                label: format!("prob({}, {outcome})", selectors[0]),
-                model: Some(binding[0].name.clone()),
-                point: m.shares[index].point,
-                low: m.shares[index].low,
-                high: m.shares[index].high,
-            };
-            (
-                verdict,
-                Evidence {
-                    lhs: Some(lhs),
-                    rhs: None,
-                    margin: 0.0,
-                    rule,
-                },
-            )
-        }
-        Condition::Compare {
-            lhs,
-            op,
-            rhs,
-            margin,
-        } => {
-            let mut next = 0;
-            let mut side = |o: &Operand| -> Figure {
-                match o {
-                    Operand::Constant(c) => Figure {
-                        label: format!("{c}"),
-                        model: None,
-                        point: *c,
-                        low: *c,
-                        high: *c,
-                    },
-                    Operand::Metric { metric, selector } => {
-                        let (m, entry) = (figures[next], binding[next]);
-                        next += 1;
-                        let iv = m
-                            .metric(*metric, &spec.outcomes)
-                            .unwrap_or(Interval::exact(f64::NAN));
-                        Figure {
-                            label: format!("{metric}({selector})"),
-                            model: Some(entry.name.clone()),
-                            point: iv.point,
-                            low: iv.low,
-                            high: iv.high,
-                        }
-                    }
-                }
-            };
-            let (l, r) = (side(lhs), side(rhs));
-            let as_iv = |f: &Figure| Interval {
-                point: f.point,
-                low: f.low,
-                high: f.high,
-            };
-            let (verdict, rule) = compare(as_iv(&l), *op, as_iv(&r), *margin);
-            (
-                verdict,
-                Evidence {
-                    lhs: Some(l),
-                    rhs: Some(r),
-                    margin: *margin,
-                    rule,
-                },
-            )
-        }
-    }
 }

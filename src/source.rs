@@ -63,9 +63,15 @@ pub enum FetchError {
     /// No recording, and the mode (or the model's status) forbids asking a server.
     #[error("no recording")]
     Missing,
-    /// The server failed.
-    #[error(transparent)]
-    Client(#[from] ClientError),
+    /// The server failed on a request.
+    #[error("{request}: {source}")]
+    Client {
+        /// The request, described (see [`Request::describe`]).
+        request: String,
+        /// The cause.
+        #[source]
+        source: ClientError,
+    },
     /// The recordings failed.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -82,6 +88,7 @@ pub struct Source {
     budget: Option<u64>,
     live_requests: AtomicU64,
     on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
+    missing_is_unavailable: bool,
 }
 
 impl Fetched {
@@ -105,6 +112,7 @@ impl Source {
             budget: None,
             live_requests: AtomicU64::new(0),
             on_live_request: None,
+            missing_is_unavailable: false,
         }
     }
 
@@ -120,9 +128,25 @@ impl Source {
         self
     }
 
+    /// Whether a missing recording is reported as unavailable rather than an error.
+    pub fn with_missing_as_unavailable(mut self, yes: bool) -> Source {
+        self.missing_is_unavailable = yes;
+        self
+    }
+
+    /// See [`Source::with_missing_as_unavailable`].
+    pub fn missing_is_unavailable(&self) -> bool {
+        self.missing_is_unavailable
+    }
+
     /// The mode.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether any recording of this model of this set exists on disk.
+    pub fn has_recordings(&self, model_set: &str, model: &str) -> bool {
+        self.store.path_for(model_set, model).exists()
     }
 
     /// Live requests made so far.
@@ -160,7 +184,13 @@ impl Source {
         {
             return Err(FetchError::Budget(budget));
         }
-        let response = client.send(model, req).await?;
+        let response = client
+            .send(model, req)
+            .await
+            .map_err(|source| FetchError::Client {
+                request: req.describe(),
+                source,
+            })?;
         let recorded = today_utc();
         if use_recordings {
             self.store.put(

@@ -57,9 +57,34 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Combines instances of an `over: any` expectation: holds if any instance holds, refuted
+    /// only if every instance is, else inconclusive (or unavailable when that is what is left).
+    pub fn combine_any(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let all: Vec<Verdict> = verdicts.into_iter().collect();
+        if all.is_empty() {
+            Verdict::NotApplicable
+        } else if all.contains(&Verdict::Holds) {
+            Verdict::Holds
+        } else if all.iter().all(|v| *v == Verdict::Refuted) {
+            Verdict::Refuted
+        } else if all.contains(&Verdict::Inconclusive) {
+            Verdict::Inconclusive
+        } else if all.contains(&Verdict::Unavailable) {
+            Verdict::Unavailable
+        } else {
+            Verdict::Refuted
+        }
+    }
+}
+
 /// Decides `lhs op rhs + margin` on intervals, returning the verdict and the rule applied.
 pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict, String) {
-    let (b_lo, b_hi) = (rhs.low + margin, rhs.high + margin);
+    let (b_lo, b_hi) = if op == CmpOp::Approx {
+        (rhs.low, rhs.high)
+    } else {
+        (rhs.low + margin, rhs.high + margin)
+    };
     let (holds, refuted, rule) = match op {
         CmpOp::Gt => (
             lhs.low > b_hi,
@@ -81,6 +106,15 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
             lhs.low > b_hi,
             "holds if high(lhs) <= low(rhs)+margin; refuted if low(lhs) > high(rhs)+margin",
         ),
+        CmpOp::Approx => {
+            // The difference lhs − rhs lies in [low(lhs) − high(rhs), high(lhs) − low(rhs)].
+            let (d_lo, d_hi) = (lhs.low - rhs.high, lhs.high - rhs.low);
+            (
+                d_lo > -margin && d_hi < margin,
+                d_lo >= margin || d_hi <= -margin,
+                "holds if the difference's interval lies inside (-margin, margin); refuted if it lies outside [-margin, margin]",
+            )
+        }
         CmpOp::Eq | CmpOp::Ne => unreachable!("the parser allows equality on modes only"),
     };
     let verdict = if holds {
@@ -91,6 +125,26 @@ pub fn compare(lhs: Interval, op: CmpOp, rhs: Interval, margin: f64) -> (Verdict
         Verdict::Inconclusive
     };
     (verdict, rule.to_string())
+}
+
+/// Decides an expectation from the one-sided p-values of a test: holds when the (adjusted)
+/// p-value of its direction is below α, refuted when that of the opposite direction is, and
+/// inconclusive otherwise — a difference that is not significant never "holds".
+pub fn test_verdict(p_hold: f64, p_opposite: f64, alpha: f64) -> (Verdict, String) {
+    let verdict = if p_hold < alpha {
+        Verdict::Holds
+    } else if p_opposite < alpha {
+        Verdict::Refuted
+    } else {
+        Verdict::Inconclusive
+    };
+    (
+        verdict,
+        format!(
+            "holds if the adjusted one-sided p-value is below {alpha}; refuted if that of the \
+             opposite direction is"
+        ),
+    )
 }
 
 /// Decides `mode(x) == outcome` (or `!=` when `negated`).
@@ -182,6 +236,15 @@ mod tests {
             compare(iv(0.5, 0.5), CmpOp::Gt, Interval::exact(0.5), 0.0).0,
             Verdict::Refuted
         );
+    }
+
+    #[test]
+    fn equivalence_on_intervals() {
+        let eq = |l, r, m| compare(l, CmpOp::Approx, r, m).0;
+        assert_eq!(eq(iv(1.0, 1.1), iv(1.0, 1.05), 0.2), Verdict::Holds);
+        assert_eq!(eq(iv(1.0, 1.1), iv(1.0, 1.05), 0.05), Verdict::Inconclusive);
+        assert_eq!(eq(iv(2.0, 2.1), iv(1.0, 1.05), 0.5), Verdict::Refuted);
+        assert_eq!(eq(iv(0.0, 0.1), iv(1.0, 1.05), 0.5), Verdict::Refuted);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! the `Authorization` header, only over HTTPS or to a loopback address, and never appears in an
 //! error: errors carry the URL (which holds no key) and the start of the response body.
 
-use super::retry::{RetryPolicy, transient_status};
+use super::retry::{RetryPolicy, retry_after_secs, transient_status};
 use super::wire::{parse_completion, parse_response, request_body, sample_body};
 use crate::error::ClientError;
 use crate::request::{LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
@@ -89,7 +89,7 @@ impl Client {
         let want_ids = !req.continuation_ids.is_empty()
             || model.provider.takes_token_ids() && req.api == Api::Completions;
         self.post(model, req.api, &body, |bytes| {
-            parse_response(bytes, want_ids)
+            parse_response(bytes, want_ids, req.top_k)
         })
         .await
     }
@@ -145,7 +145,7 @@ impl Client {
         let transport = |attempts, e: &reqwest::Error| ClientError::Transport {
             url: url_text.clone(),
             attempts,
-            message: describe(e),
+            message: redact(&describe(e), key.as_deref()),
         };
         let mut attempt = 0;
         loop {
@@ -163,13 +163,39 @@ impl Client {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<f64>().ok());
+                        .and_then(|v| retry_after_secs(v, std::time::SystemTime::now()));
                     match resp.bytes().await {
                         Err(e) => (None, transport(attempt, &e)),
+                        // A body that ends inside its JSON was cut off on the way (a server or
+                        // proxy that closed early without a Content-Length): worth retrying,
+                        // unlike a complete body of the wrong shape.
+                        Ok(bytes) if status == 200 && ends_mid_json(&bytes) => (
+                            None,
+                            ClientError::Shape {
+                                url: url_text.clone(),
+                                message: format!(
+                                    "the response body ended mid-JSON after {} bytes ({attempt} \
+                                     attempt(s))",
+                                    bytes.len()
+                                ),
+                            },
+                        ),
+                        // A server that echoes the key in a response (a proxy's debug field,
+                        // a model name) would have it recorded; such a response is refused.
+                        Ok(bytes)
+                            if status == 200
+                                && key.as_deref().is_some_and(|k| contains(&bytes, k)) =>
+                        {
+                            return Err(ClientError::Shape {
+                                url: url_text.clone(),
+                                message: "the response contains the API key; it is not recorded"
+                                    .into(),
+                            });
+                        }
                         Ok(bytes) if status == 200 => {
                             return parse(&bytes).map_err(|message| ClientError::Shape {
                                 url: url_text.clone(),
-                                message,
+                                message: redact(&message, key.as_deref()),
                             });
                         }
                         Ok(bytes) => {
@@ -219,14 +245,32 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// The start of an error body, with the key masked should a server echo it back.
-fn body_excerpt(bytes: &[u8], key: Option<&str>) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().take(300).collect();
-    if let Some(k) = key {
-        out = out.replace(k, "[redacted]");
+/// Whether a body is the start of a JSON value that was cut off.
+fn ends_mid_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err_and(|e| e.is_eof())
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+}
+
+/// Masks the key should a server (or a parser quoting the body) echo it back.
+fn redact(text: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) if !k.is_empty() => text.replace(k, "[redacted]"),
+        _ => text.to_string(),
     }
-    out
+}
+
+/// The start of an error body, with the key masked should a server echo it back. Masked before
+/// it is cut, so that a key straddling the cut cannot leave its first characters behind.
+fn body_excerpt(bytes: &[u8], key: Option<&str>) -> String {
+    let text = redact(&String::from_utf8_lossy(bytes), key);
+    text.chars().take(300).collect()
 }
 
 #[cfg(test)]
@@ -241,6 +285,11 @@ mod tests {
         assert!(is_loopback(&u("http://[::1]:80/v1")));
         assert!(!is_loopback(&u("http://example.com/v1")));
         assert!(!is_loopback(&u("http://10.0.0.1/v1")));
+        // Look-alikes of a loopback host are remote.
+        assert!(!is_loopback(&u("http://127.0.0.1@example.com/v1")));
+        assert!(!is_loopback(&u("http://localhost.example.com/v1")));
+        assert!(!is_loopback(&u("http://127.0.0.1.nip.io/v1")));
+        assert!(!is_loopback(&u("http://[::ffff:127.0.0.1]/v1")));
     }
 
     #[test]
@@ -249,5 +298,18 @@ mod tests {
             body_excerpt(b"bad key sk-secret", Some("sk-secret")),
             "bad key [redacted]"
         );
+        // Regression: the excerpt was cut before masking, so a key straddling character 300
+        // left its first characters in the error message.
+        let body = format!("{}sk-secret-key", "x".repeat(295));
+        let excerpt = body_excerpt(body.as_bytes(), Some("sk-secret-key"));
+        assert!(!excerpt.contains("sk-se"), "{excerpt}");
+    }
+
+    #[test]
+    fn cut_bodies_are_told_from_wrong_shapes() {
+        assert!(ends_mid_json(b"{\"choices\":[{\"text\":\" 4"));
+        assert!(ends_mid_json(b""));
+        assert!(!ends_mid_json(b"{\"error\":\"x\"}"));
+        assert!(!ends_mid_json(b"<html>"));
     }
 }

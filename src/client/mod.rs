@@ -7,3 +7,10 @@ mod wire;
 
 pub use http::{Client, ClientOptions};
 pub use retry::RetryPolicy;
+
+/// The response-body parsers, public only for the fuzz harness (`tests/suite/fuzz.rs`); not a
+/// stable interface.
+#[doc(hidden)]
+pub mod parse {
+    pub use super::wire::{parse_completion as completion, parse_response as logprobs};
+}

@@ -86,7 +86,7 @@ struct ChatMessage {
 }
 
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
-pub(crate) fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
+pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
     let (resp, choice) = first_choice(body)?;
     let text = match api {
         Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
@@ -151,7 +151,12 @@ struct ContentCandidate {
 }
 
 /// Parses a response body into top log-probabilities; the error says what is missing.
-pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs, String> {
+///
+/// `top_k` is the number asked for: a list shape (`logprobs.content`) with fewer is rejected,
+/// since a server that silently caps the list would be recorded under a request it did not
+/// answer. The legacy map shape may legitimately hold fewer (two tokens with the same text
+/// share one key), so it is not checked.
+pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogprobs, String> {
     let (resp, choice) = first_choice(body)?;
     let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
     let tokens = if let Some(content) = logprobs.content {
@@ -159,7 +164,7 @@ pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs,
             .into_iter()
             .next()
             .ok_or("logprobs.content is empty")?;
-        first
+        let tokens = first
             .top_logprobs
             .into_iter()
             .map(|c| {
@@ -175,7 +180,15 @@ pub(crate) fn parse_response(body: &[u8], want_ids: bool) -> Result<TopLogprobs,
                     logprob: c.logprob,
                 }
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        if !tokens.is_empty() && tokens.len() < top_k as usize {
+            return Err(format!(
+                "{} top logprobs in the response where {top_k} were asked; if the server caps \
+                 them, set the model's `max_top_logprobs` to its cap",
+                tokens.len()
+            ));
+        }
+        tokens
     } else if let Some(top) = logprobs.top_logprobs {
         let first = top
             .into_iter()
@@ -240,7 +253,7 @@ mod tests {
     fn parses_llama_cpp_content_shape() {
         let body = br#"{"model":"gemma","choices":[{"text":" ","logprobs":{"content":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5,
             "top_logprobs":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5},{"id":1,"token":"","bytes":[],"logprob":-2.0}]}]}}]}"#;
-        let t = parse_response(body, true).unwrap();
+        let t = parse_response(body, true, 2).unwrap();
         assert_eq!(t.tokens.len(), 2);
         assert_eq!(
             t.tokens[0],
@@ -257,10 +270,10 @@ mod tests {
     #[test]
     fn parses_openai_legacy_shape() {
         let body = br#"{"model":"text-davinci-003","choices":[{"logprobs":{"tokens":[" 97"],"top_logprobs":[{" 97":-0.1," 42":-3.0}]}}]}"#;
-        let t = parse_response(body, false).unwrap();
+        let t = parse_response(body, false, 5).unwrap();
         assert_eq!(t.tokens[0].text, " 97");
         assert!(
-            parse_response(body, true)
+            parse_response(body, true, 2)
                 .unwrap_err()
                 .contains("no token ids")
         );
@@ -269,32 +282,39 @@ mod tests {
     #[test]
     fn rejects_wrong_shapes() {
         assert!(
-            parse_response(b"{\"choices\":[]}", false)
+            parse_response(b"{\"choices\":[]}", false, 1)
                 .unwrap_err()
                 .contains("no choices")
         );
         assert!(
-            parse_response(b"{\"choices\":[{}]}", false)
+            parse_response(b"{\"choices\":[{}]}", false, 1)
                 .unwrap_err()
                 .contains("no logprobs")
         );
         assert!(
             parse_response(
                 b"{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[]}]}}]}",
-                false
+                false,
+                1
             )
             .is_err()
         );
         assert!(
-            parse_response(b"{\"choi", false)
+            parse_response(b"{\"choi", false, 1)
                 .unwrap_err()
                 .contains("unexpected JSON")
         );
         let positive = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":0.5}]}]}}]}"#;
         assert!(
-            parse_response(positive, false)
+            parse_response(positive, false, 1)
                 .unwrap_err()
                 .contains("invalid logprob")
+        );
+        let two = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":-0.5},{"token":"b","logprob":-1.5}]}]}}]}"#;
+        assert!(
+            parse_response(two, false, 3)
+                .unwrap_err()
+                .contains("2 top logprobs in the response where 3 were asked")
         );
     }
 

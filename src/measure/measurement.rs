@@ -36,11 +36,12 @@ impl MeasurementTarget<'_> {
                     self.model_set
                 ),
             },
-            FetchError::Client(source) => MeasureError::Client {
+            FetchError::Client { request, source } => MeasureError::Client {
                 spec: self.spec.id.clone(),
                 model_set: self.model_set.to_string(),
                 model: self.model.name.clone(),
                 prompt: self.prompt.name.clone(),
+                request,
                 source,
             },
             FetchError::Record(e) => MeasureError::Record(e),
@@ -124,12 +125,13 @@ impl Measurement {
     }
 
     /// A real-valued metric as an interval.
-    pub fn metric(&self, metric: RealMetric, outcomes: &OutcomeSet) -> Option<Interval> {
+    pub fn metric(&self, metric: &RealMetric, outcomes: &OutcomeSet) -> Option<Interval> {
         match metric {
             RealMetric::Entropy => Some(self.entropy),
             RealMetric::Coverage => Some(self.coverage),
             RealMetric::ModeProb => Some(self.mode_prob),
-            RealMetric::Prob(n) => outcomes.index_of_integer(n).map(|i| self.shares[i]),
+            RealMetric::Prob(n) => outcomes.index_of(n).map(|i| self.shares[i]),
+            RealMetric::Ece | RealMetric::Accuracy => None,
         }
     }
 }

@@ -146,7 +146,10 @@ fn figures(
         model_ids: log.model_ids.clone(),
         fingerprints: log.fingerprints.clone(),
         recorded: log.recorded.clone(),
-        warnings: small_sample_warning(inside, k).into_iter().collect(),
+        warnings: small_sample_warning(inside, k)
+            .into_iter()
+            .chain(one_outcome_warning(&counts))
+            .collect(),
         sampled: Some(Sampled {
             counts,
             other,
@@ -238,6 +241,20 @@ fn small_sample_warning(inside: u64, k: usize) -> Option<String> {
         format!(
             "only {inside} samples in the outcome set for {k} outcomes (fewer than {needed}): the \
              entropy interval may be too narrow; read its verdicts as indicative"
+        )
+    })
+}
+
+/// A warning when every sample in the outcome set fell on one outcome: the bootstrap then
+/// has no spread, so an entropy interval of [0, 0] says nothing about how small it really is
+/// (shares keep their Wilson width).
+fn one_outcome_warning(counts: &[u64]) -> Option<String> {
+    let seen: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
+    (seen.len() == 1 && counts[seen[0]] > 0).then(|| {
+        format!(
+            "all {} samples in the outcome set fell on one outcome: the entropy interval has no \
+             spread and understates its uncertainty",
+            counts[seen[0]]
         )
     })
 }

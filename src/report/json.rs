@@ -21,7 +21,7 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
     let Some(m) = &pair.measurement else {
         return json!({
             "model_set": set, "model": pair.model, "role": pair.role, "prompt": pair.prompt,
-            "status": "unavailable", "reason": "retired, cannot be recorded",
+            "status": "unavailable", "reason": pair.unavailable,
             "entropy": null, "entropy_low": null, "entropy_high": null, "coverage": null,
             "mode": null, "mode_prob": null, "requests": 0,
         });
@@ -115,8 +115,17 @@ pub fn to_json(result: &RunResult, mode: Mode) -> Value {
         "format_version": JSON_FORMAT_VERSION,
         "mode": mode,
         "claims": claims,
+        "not_testable": result.untestable.iter().map(|u| json!({
+            "id": u.spec.id,
+            "claim": u.spec.claim,
+            "source": u.spec.source,
+            "status": "not_testable",
+            "reason": u.spec.reason,
+            "file": u.path.display().to_string(),
+        })).collect::<Vec<_>>(),
         "summary": {
             "claims": result.claims.len(),
+            "not_testable": result.untestable.len(),
             "expectations": summary,
             "strict_failure": result.strict_failure(),
         },

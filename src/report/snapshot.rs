@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 /// enough that numerical noise of a re-recording (about 1e-5 nats) rarely shows.
 const DECIMALS: i32 = 3;
 
+/// Claims over more prompts than this (a question set) get one line per measurement, so the
+/// snapshot stays reviewable.
+const COMPACT_ABOVE_PROMPTS: usize = 10;
+
 fn round(x: f64) -> Value {
     if !x.is_finite() {
         return Value::Null;
@@ -30,11 +34,20 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
         .measurements
         .iter()
         .map(|p| match &p.measurement {
-            None => json!({"model": p.model, "role": p.role, "prompt": p.prompt, "status": "retired, cannot be recorded"}),
+            None => json!({"model": p.model, "role": p.role, "prompt": p.prompt, "status": p.unavailable.as_deref().unwrap_or("unavailable")}),
+            Some(m) if claim.spec.prompts.len() > COMPACT_ABOVE_PROMPTS => json!(format!(
+                "{} {}: entropy {}, coverage {}, mode {} ({})",
+                p.model,
+                p.prompt,
+                range(m.entropy.point, m.entropy.low, m.entropy.high),
+                range(m.coverage.point, m.coverage.low, m.coverage.high),
+                m.mode.map_or("-".to_string(), |i| outcomes.name(i)),
+                range(m.mode_prob.point, m.mode_prob.low, m.mode_prob.high),
+            )),
             Some(m) => {
                 let mut top: Vec<(usize, f64)> = m.shares.iter().enumerate().map(|(i, s)| (i, s.point)).filter(|(_, p)| *p > 0.0).collect();
                 top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.value(*i), p))).collect();
+                let top: Vec<Value> = top.iter().take(5).map(|(i, p)| json!(format!("{}: {:.3}", outcomes.name(*i), p))).collect();
                 let mut v = json!({
                     "model": p.model,
                     "role": p.role,
@@ -72,7 +85,7 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 .instances
                 .iter()
                 .map(|i| {
-                    let side = |f: &Option<crate::run::Figure>| {
+                    let side = |f: &Option<crate::evaluate::Figure>| {
                         f.as_ref().map(|f| match f.model.as_deref() {
                             Some(m) => {
                                 format!("{} [{m}] = {}", f.label, range(f.point, f.low, f.high))
@@ -89,10 +102,31 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                     if i.evidence.margin != 0.0 {
                         v["margin"] = round(i.evidence.margin);
                     }
+                    if let Some(t) = &i.evidence.difference {
+                        let d = &t.difference;
+                        v["test"] = json!(d.test);
+                        v["difference"] = json!(range(d.estimate, d.low, d.high));
+                        v["p"] = json!(format!(
+                            "{:.4} (adjusted {:.4}; opposite {:.4}; alpha {:.4})",
+                            t.p_value, t.p_adjusted, t.p_opposite_adjusted, t.alpha
+                        ));
+                    }
+                    if let Some(d) = &i.evidence.divergence {
+                        v["divergence"] = json!({
+                            "kl": round(d.kl), "tv": round(d.tv), "js": round(d.js),
+                            "bound": round(d.bound), "gap": round(d.gap), "slack": round(d.slack),
+                        });
+                    }
+                    if i.evidence.rule.starts_with("inconclusive:") {
+                        v["rule"] = json!(i.evidence.rule);
+                    }
                     v
                 })
                 .collect();
             let mut v = json!({"that": e.that, "verdict": e.verdict});
+            if e.over != crate::spec::Over::Each {
+                v["over"] = json!(e.over);
+            }
             if let Some(reason) = &e.reason {
                 v["reason"] = json!(reason);
             }

@@ -25,15 +25,24 @@ pub fn to_table(result: &RunResult) -> String {
                 "mode (p)",
                 "reqs"
             );
-            for p in &s.measurements {
+            let many = c.spec.prompts.len() > 10;
+            if many {
+                let _ = writeln!(
+                    out,
+                    "    ({} prompts: per-prompt figures are in --format json)",
+                    c.spec.prompts.len()
+                );
+            }
+            for p in s.measurements.iter().filter(|_| !many) {
                 match &p.measurement {
                     None => {
                         let _ = writeln!(
                             out,
-                            "    {:<22} {:<5} {:<18} retired, cannot be recorded",
+                            "    {:<22} {:<5} {:<18} {}",
                             p.model,
                             p.role.as_str(),
-                            p.prompt
+                            p.prompt,
+                            p.unavailable.as_deref().unwrap_or("unavailable")
                         );
                     }
                     Some(m) => {
@@ -84,6 +93,15 @@ pub fn to_table(result: &RunResult) -> String {
             let _ = writeln!(out, "  STRICT CLAIM FAILED");
         }
         out.push('\n');
+    }
+    for u in &result.untestable {
+        let _ = writeln!(
+            out,
+            "claim {} (not testable) — {}\n  {}\n",
+            u.spec.id,
+            u.path.display(),
+            u.spec.reason.trim()
+        );
     }
     out
 }

@@ -2,10 +2,11 @@
 
 use super::expectation::{Condition, parse_condition};
 use super::{OutcomeSet, Role, Version};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One claim, as written in `specs/<id>.yaml` (format version 1; see README "Spec format").
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
     /// Format version; this build reads `1`.
@@ -20,21 +21,75 @@ pub struct ClaimSpec {
     pub status: ClaimStatus,
     /// The roles the claim compares; models of other roles are not measured.
     pub roles: Vec<Role>,
-    /// Named prompts, verbatim from the post where it gives them.
+    /// Named prompts, verbatim from the post where it gives them. With `dataset`, the prompts
+    /// made from its rows (the file lists none then).
+    #[serde(default)]
     pub prompts: Vec<PromptSpec>,
+    /// Prompts made from the rows of a data file instead of listed one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<Dataset>,
     /// What counts as an outcome.
+    #[schemars(with = "super::outcome::OutcomeSetYaml")]
     pub outcomes: OutcomeSet,
     /// How the distribution over outcomes is measured.
+    #[schemars(with = "MethodYaml")]
     pub method: Method,
     /// The claim as expectations over metrics, evaluated per prompt.
+    #[schemars(with = "Vec<ExpectationYaml>")]
     pub expect: Vec<Expectation>,
     /// Free-form remarks (caveats from the post, reconstruction notes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The correction over the claim's tests on a model set (default `holm`).
+    #[serde(default)]
+    pub multiplicity: Multiplicity,
+}
+
+/// How the p-values of a claim's tests on one model set are corrected together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Multiplicity {
+    /// Holm's step-down: controls the family-wise error rate (no test wrongly holds, at α).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: controls the false discovery rate (for claims with many tests, such
+    /// as one per question).
+    BenjaminiHochberg,
+}
+
+/// A claim of the post that cannot be tested through an API, kept so that reports list it
+/// with its reason instead of dropping it silently (`status: not_testable`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UntestableSpec {
+    /// Format version; this build reads `1`.
+    pub version: Version,
+    /// Unique id among all specs.
+    pub id: String,
+    /// The claim in words, faithful to the post.
+    pub claim: String,
+    /// Where in the post the claim comes from.
+    pub source: String,
+    /// Always `not_testable` (also spelled `not-testable`).
+    pub status: UntestableStatus,
+    /// Why no API measurement can test it.
+    pub reason: String,
+    /// Free-form remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The one status an [`UntestableSpec`] has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UntestableStatus {
+    /// Cannot be tested through an API.
+    #[serde(alias = "not-testable")]
+    NotTestable,
 }
 
 /// Whether a claim gates the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
     /// A verdict other than "holds" (or not applicable) fails the run, exit code 1.
@@ -44,13 +99,54 @@ pub enum ClaimStatus {
 }
 
 /// A named prompt.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptSpec {
     /// Short name used in reports and `prompts:` filters.
     pub name: String,
     /// The prompt text, sent as is to completions APIs and as one user message to chat APIs.
     pub text: String,
+    /// The correct outcome, for claims about accuracy and calibration (`A`, `97`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+/// A data file whose rows become prompts: one JSON object per line.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// The file, relative to the spec's directory; it must stay inside the project.
+    pub file: String,
+    /// The prompt text, with `{field}` or `{field.sub}` replaced by the row's values
+    /// (`{{` and `}}` for literal braces).
+    pub template: String,
+    /// The field that names each prompt (default `id`).
+    #[serde(default = "default_name_field")]
+    pub name: String,
+    /// The field holding the correct outcome, if the claim needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+fn default_name_field() -> String {
+    "id".into()
+}
+
+/// How an expectation's instances over prompts (and model bindings) decide its verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Over {
+    /// On every prompt: refuted if any instance is, holds only if all hold.
+    #[default]
+    Each,
+    /// On some prompt: holds if any instance holds, refuted only if all are.
+    Any,
+    /// Across prompts, as paired differences lhs − rhs per prompt: a one-sided exact Wilcoxon
+    /// signed-rank test (sign test and paired t reported beside it).
+    Paired,
+    /// Across prompts, as one aggregate per side (the mean of the metric, or `ece`/`accuracy`),
+    /// with a prompt-level bootstrap of the difference.
+    Pooled,
 }
 
 /// How a distribution over outcomes is measured.
@@ -107,7 +203,7 @@ pub enum Method {
 pub const ESTIMATOR_NAMES: [&str; 5] =
     ["plug_in", "miller_madow", "grassberger", "chao_shen", "nsb"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MethodYaml {
     kind: MethodKind,
@@ -149,7 +245,7 @@ impl MethodYaml {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum MethodKind {
     NextToken,
@@ -294,14 +390,28 @@ pub struct Expectation {
     /// Why the expectation is there (a quote or caveat from the post).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How instances over prompts combine (default `each`).
+    #[serde(skip_serializing_if = "is_each")]
+    pub over: Over,
+    /// Below this coverage (the lower bound of any model's) an instance is inconclusive, not
+    /// decided: a comparison of entropies over outcomes a model barely outputs says little.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_coverage: Option<f64>,
 }
 
-#[derive(Deserialize)]
+fn is_each(o: &Over) -> bool {
+    *o == Over::Each
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExpectationYaml {
     that: String,
     prompts: Option<Vec<String>>,
     note: Option<String>,
+    #[serde(default)]
+    over: Over,
+    min_coverage: Option<f64>,
 }
 
 impl<'de> Deserialize<'de> for Expectation {
@@ -315,6 +425,8 @@ impl<'de> Deserialize<'de> for Expectation {
             condition,
             prompts: raw.prompts,
             note: raw.note,
+            over: raw.over,
+            min_coverage: raw.min_coverage,
         })
     }
 }

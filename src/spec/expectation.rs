@@ -6,16 +6,21 @@
 //! expectation := side op side
 //! side        := metric [("+" | "-") number] | number
 //! metric      := name "(" selector ["," outcome] ")"
-//! name        := entropy | coverage | mode_prob | prob | mode
+//! outcome     := integer | name
+//! name        := entropy | coverage | mode_prob | prob | mode | ece | accuracy
 //! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
-//! op          := ">" | ">=" | "<" | "<=" | "==" | "!="
+//! op          := ">" | ">=" | "<" | "<=" | "==" | "!=" | "~="    ("~=" ends with "+-" number)
 //! ```
+//!
+//! `kl_bound(a, b)` stands alone: footnote 3's bound on the entropy gap from KL(P‖Q); so does
+//! `differs(a, b)`: the two distributions differ.
 //!
 //! Examples: `entropy(rlhf) > entropy(sft) + 0.5`, `mode(sft) == 97`, `mode_prob(sft) >= 0.5`,
 //! `coverage(*) >= 0.9`, `prob(sft, 97) > prob(base, 97)`. A constant added on either side is the
-//! margin; `mode` compares with an outcome by `==` or `!=` only.
+//! margin; `mode` compares with an outcome by `==` or `!=` only. Outcomes are integers (`97`)
+//! or names (`A` for the choice `" A"`, `leaves` for a classifier's outcome).
 
-use super::Role;
+use super::{OutcomeRef, Role};
 use serde::Serialize;
 
 /// Which models a metric is taken from.
@@ -37,7 +42,7 @@ impl std::fmt::Display for Selector {
 }
 
 /// A real-valued metric of one measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RealMetric {
     /// Entropy of the normalised outcome distribution, nats.
@@ -46,8 +51,29 @@ pub enum RealMetric {
     Coverage,
     /// Normalised probability of the most likely outcome.
     ModeProb,
-    /// Normalised probability of one outcome (an integer value).
-    Prob(u64),
+    /// Normalised probability of one outcome.
+    Prob(OutcomeRef),
+    /// Expected calibration error across prompts (10 equal-width bins of the mode's share
+    /// against whether the mode is the prompt's answer); `over: pooled` only.
+    Ece,
+    /// Share of prompts whose mode is their answer; `over: pooled` only.
+    Accuracy,
+}
+
+impl RealMetric {
+    /// The metric applied to a selector as an expectation writes it: `entropy(base)`,
+    /// `prob(base, loop)`.
+    pub fn label(&self, selector: Selector) -> String {
+        match self {
+            RealMetric::Prob(o) => format!("prob({selector}, {o})"),
+            other => format!("{other}({selector})"),
+        }
+    }
+
+    /// Whether the metric exists only across prompts (`ece`, `accuracy`).
+    pub fn across_prompts_only(&self) -> bool {
+        matches!(self, RealMetric::Ece | RealMetric::Accuracy)
+    }
 }
 
 impl std::fmt::Display for RealMetric {
@@ -57,6 +83,8 @@ impl std::fmt::Display for RealMetric {
             RealMetric::Coverage => f.write_str("coverage"),
             RealMetric::ModeProb => f.write_str("mode_prob"),
             RealMetric::Prob(n) => write!(f, "prob[{n}]"),
+            RealMetric::Ece => f.write_str("ece"),
+            RealMetric::Accuracy => f.write_str("accuracy"),
         }
     }
 }
@@ -90,6 +118,8 @@ pub enum CmpOp {
     Eq,
     /// `!=`
     Ne,
+    /// `~=` with `+- m`: equal within the margin (equivalence, TOST for sampled figures).
+    Approx,
 }
 
 impl CmpOp {
@@ -102,6 +132,7 @@ impl CmpOp {
             CmpOp::Le => "<=",
             CmpOp::Eq => "==",
             CmpOp::Ne => "!=",
+            CmpOp::Approx => "~=",
         }
     }
 }
@@ -120,12 +151,30 @@ pub enum Condition {
         /// Added to the right side (negative when the left side carries the constant).
         margin: f64,
     },
+    /// `kl_bound(a, b)`: |H(P) − H(Q)| is within the bound from KL(P‖Q) (Pinsker, then the
+    /// Fannes–Audenaert continuity bound over the outcome set), P the distribution of `a`.
+    KlBound {
+        /// Whose distribution is P.
+        a: Selector,
+        /// Whose distribution is Q.
+        b: Selector,
+    },
+    /// `differs(a, b)`: the two distributions over outcomes differ (a permutation test of
+    /// equal distributions for samples — not a test of equal entropies; disjoint share bounds
+    /// for the logprob methods). Never refuted: equality cannot be shown, only bounded with
+    /// `~=`.
+    Differs {
+        /// One model.
+        a: Selector,
+        /// The other.
+        b: Selector,
+    },
     /// `mode(selector) == outcome` or `!=`.
     ModeIs {
         /// Whose mode.
         selector: Selector,
-        /// The outcome value.
-        outcome: u64,
+        /// The outcome.
+        outcome: OutcomeRef,
         /// True for `!=`.
         negated: bool,
     },
@@ -143,11 +192,28 @@ impl Condition {
                 })
                 .collect(),
             Condition::ModeIs { selector, .. } => vec![*selector],
+            Condition::KlBound { a, b } | Condition::Differs { a, b } => vec![*a, *b],
         }
     }
 
-    /// Outcome values the condition names (to check them against the outcome set).
-    pub fn outcomes(&self) -> Vec<u64> {
+    /// The real-valued metrics the condition uses.
+    pub fn metrics(&self) -> Vec<&RealMetric> {
+        match self {
+            Condition::Compare { lhs, rhs, .. } => [lhs, rhs]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric { metric, .. } => Some(metric),
+                    Operand::Constant(_) => None,
+                })
+                .collect(),
+            Condition::ModeIs { .. } | Condition::KlBound { .. } | Condition::Differs { .. } => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// Outcomes the condition names (to check them against the outcome set).
+    pub fn outcomes(&self) -> Vec<OutcomeRef> {
         let mut out = Vec::new();
         match self {
             Condition::Compare { lhs, rhs, .. } => {
@@ -157,11 +223,12 @@ impl Condition {
                         ..
                     } = o
                     {
-                        out.push(*n);
+                        out.push(n.clone());
                     }
                 }
             }
-            Condition::ModeIs { outcome, .. } => out.push(*outcome),
+            Condition::ModeIs { outcome, .. } => out.push(outcome.clone()),
+            Condition::KlBound { .. } | Condition::Differs { .. } => {}
         }
         out
     }
@@ -177,6 +244,7 @@ enum Token {
     Comma,
     Plus,
     Minus,
+    PlusMinus,
     Op(CmpOp),
 }
 
@@ -189,6 +257,18 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
         match c {
             _ if c.is_whitespace() => i += 1,
+            _ if two == "+-" => {
+                out.push(Token::PlusMinus);
+                i += 2;
+            }
+            '±' => {
+                out.push(Token::PlusMinus);
+                i += 1;
+            }
+            _ if two == "~=" => {
+                out.push(Token::Op(CmpOp::Approx));
+                i += 2;
+            }
             '(' | ')' | ',' | '*' | '+' | '-' => {
                 out.push(match c {
                     '(' => Token::LParen,
@@ -242,10 +322,26 @@ enum Side {
     Call {
         name: String,
         selector: Selector,
-        arg: Option<(f64, String)>,
+        arg: Option<OutcomeArg>,
         offset: f64,
     },
     Number(f64, String),
+    Name(String),
+}
+
+/// An outcome as written: a number (checked to be an integer later) or a name.
+enum OutcomeArg {
+    Number(f64, String),
+    Name(String),
+}
+
+impl OutcomeArg {
+    fn resolve(self) -> Result<OutcomeRef, String> {
+        match self {
+            OutcomeArg::Number(v, s) => outcome_value(v, &s).map(OutcomeRef::Integer),
+            OutcomeArg::Name(n) => Ok(OutcomeRef::Name(n)),
+        }
+    }
 }
 
 struct Parser {
@@ -278,6 +374,7 @@ impl Parser {
                 Some(Token::Number(v, s)) => Ok(Side::Number(-v, format!("-{s}"))),
                 _ => Err("expected a number after `-`".into()),
             },
+            Some(Token::Ident(name)) if self.peek() != Some(&Token::LParen) => Ok(Side::Name(name)),
             Some(Token::Ident(name)) => {
                 self.expect(Token::LParen, &format!("`(` after `{name}`"))?;
                 let selector = match self.next() {
@@ -294,8 +391,13 @@ impl Parser {
                 let arg = if self.peek() == Some(&Token::Comma) {
                     self.pos += 1;
                     match self.next() {
-                        Some(Token::Number(v, s)) => Some((v, s)),
-                        _ => return Err(format!("expected an outcome after `,` in `{name}(…)`")),
+                        Some(Token::Number(v, s)) => Some(OutcomeArg::Number(v, s)),
+                        Some(Token::Ident(n)) => Some(OutcomeArg::Name(n)),
+                        _ => {
+                            return Err(format!(
+                                "expected an outcome (`97`, `A`, `leaves`) after `,` in `{name}(…)`"
+                            ));
+                        }
                     }
                 } else {
                     None
@@ -334,10 +436,36 @@ fn outcome_value(v: f64, s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// `kl_bound(a, b)` or `differs(a, b)`, a whole expectation on its own.
+fn parse_pair(name: &str, tokens: &[Token]) -> Result<Condition, String> {
+    let form = format!("expected `{name}(a, b)` with two roles or `*`, e.g. `{name}(base, *)`");
+    let selector = |t: Option<&Token>| match t {
+        Some(Token::Star) => Ok(Selector::Every),
+        Some(Token::Ident(r)) => Role::parse(r)
+            .map(Selector::Role)
+            .ok_or_else(|| format!("unknown role `{r}`; {form}")),
+        _ => Err(form.clone()),
+    };
+    match tokens {
+        [_, Token::LParen, a, Token::Comma, b, Token::RParen] => {
+            let (a, b) = (selector(Some(a))?, selector(Some(b))?);
+            Ok(if name == "differs" {
+                Condition::Differs { a, b }
+            } else {
+                Condition::KlBound { a, b }
+            })
+        }
+        _ => Err(form),
+    }
+}
+
 /// The operand and its offset for a real-valued side.
 fn real_side(side: Side) -> Result<(Operand, f64), String> {
     match side {
         Side::Number(v, _) => Ok((Operand::Constant(v), 0.0)),
+        Side::Name(n) => Err(format!(
+            "`{n}` is not a metric; only `mode(…)` compares with an outcome name"
+        )),
         Side::Call {
             name,
             selector,
@@ -348,17 +476,19 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
                 ("entropy", None) => RealMetric::Entropy,
                 ("coverage", None) => RealMetric::Coverage,
                 ("mode_prob", None) => RealMetric::ModeProb,
-                ("prob", Some((v, s))) => RealMetric::Prob(outcome_value(v, &s)?),
+                ("ece", None) => RealMetric::Ece,
+                ("accuracy", None) => RealMetric::Accuracy,
+                ("prob", Some(arg)) => RealMetric::Prob(arg.resolve()?),
                 ("prob", None) => return Err("`prob` needs an outcome: `prob(sft, 97)`".into()),
                 ("mode", _) => {
                     return Err("`mode(…)` compares with an outcome by `==` or `!=` only".into());
                 }
-                ("entropy" | "coverage" | "mode_prob", Some(_)) => {
+                ("entropy" | "coverage" | "mode_prob" | "ece" | "accuracy", Some(_)) => {
                     return Err(format!("`{name}(…)` takes a role only"));
                 }
                 _ => {
                     return Err(format!(
-                        "unknown metric `{name}`; expected entropy, coverage, mode, mode_prob or prob"
+                        "unknown metric `{name}`; expected entropy, coverage, mode, mode_prob, prob, ece or accuracy"
                     ));
                 }
             };
@@ -370,6 +500,12 @@ fn real_side(side: Side) -> Result<(Operand, f64), String> {
 /// Parses one expectation; the error says what was expected.
 pub fn parse_condition(text: &str) -> Result<Condition, String> {
     let tokens = tokenize(text)?;
+    match tokens.first() {
+        Some(Token::Ident(name)) if name == "kl_bound" || name == "differs" => {
+            return parse_pair(name, &tokens);
+        }
+        _ => {}
+    }
     let mut p = Parser { tokens, pos: 0 };
     let lhs = p.side()?;
     let op = match p.next() {
@@ -377,6 +513,19 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         _ => return Err("expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`)".into()),
     };
     let rhs = p.side()?;
+    let tolerance = if op == CmpOp::Approx {
+        match (p.next(), p.next()) {
+            (Some(Token::PlusMinus), Some(Token::Number(v, _))) if v > 0.0 => Some(v),
+            _ => {
+                return Err(
+                    "`~=` needs its margin as `+- m` with m > 0, e.g. `entropy(a) ~= entropy(b) +- 0.2`"
+                        .into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
     if p.peek().is_some() {
         return Err("unexpected text after the right-hand side".into());
     }
@@ -400,8 +549,12 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         if arg.is_some() || offset != 0.0 {
             return Err("`mode(…)` takes a role only and no offset".into());
         }
-        let Side::Number(v, s) = other else {
-            return Err("`mode(…)` compares with an outcome such as `97`".into());
+        let outcome = match other {
+            Side::Number(v, s) => OutcomeArg::Number(v, s),
+            Side::Name(n) => OutcomeArg::Name(n),
+            Side::Call { .. } => {
+                return Err("`mode(…)` compares with an outcome such as `97` or `A`".into());
+            }
         };
         let negated = match op {
             CmpOp::Eq => false,
@@ -410,15 +563,29 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         };
         return Ok(Condition::ModeIs {
             selector,
-            outcome: outcome_value(v, &s)?,
+            outcome: outcome.resolve()?,
             negated,
         });
     }
     if matches!(op, CmpOp::Eq | CmpOp::Ne) {
-        return Err("real-valued metrics compare with `>`, `>=`, `<` or `<=`, not equality".into());
+        return Err(
+            "real-valued metrics compare with `>`, `>=`, `<`, `<=` or `~= … +- m`, not equality"
+                .into(),
+        );
     }
     let (lhs, left_offset) = real_side(lhs)?;
     let (rhs, right_offset) = real_side(rhs)?;
+    if let Some(m) = tolerance {
+        if left_offset != 0.0 || right_offset != 0.0 {
+            return Err("`~=` takes its margin as `+- m` only, not as an offset".into());
+        }
+        return Ok(Condition::Compare {
+            lhs,
+            op,
+            rhs,
+            margin: m,
+        });
+    }
     if matches!((&lhs, &rhs), (Operand::Constant(_), Operand::Constant(_))) {
         return Err("an expectation needs at least one metric".into());
     }
@@ -471,7 +638,7 @@ mod tests {
             parse_condition("mode(sft) == 97").unwrap(),
             Condition::ModeIs {
                 selector: Selector::Role(Role::Sft),
-                outcome: 97,
+                outcome: OutcomeRef::Integer(97),
                 negated: false
             }
         );
@@ -492,8 +659,60 @@ mod tests {
         assert!(matches!(c, Condition::Compare { margin, .. } if (margin - 0.1).abs() < 1e-12));
         assert_eq!(
             parse_condition("prob(sft, 97) > 0.5").unwrap().outcomes(),
-            vec![97]
+            vec![OutcomeRef::Integer(97)]
         );
+        assert_eq!(
+            parse_condition("prob(base, leaves) > prob(dpo, leaves)")
+                .unwrap()
+                .outcomes(),
+            vec![
+                OutcomeRef::Name("leaves".into()),
+                OutcomeRef::Name("leaves".into())
+            ]
+        );
+        assert!(matches!(
+            parse_condition("mode(base) == A").unwrap(),
+            Condition::ModeIs { outcome: OutcomeRef::Name(n), .. } if n == "A"
+        ));
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_condition("differs(base, *)").unwrap(),
+            Condition::Differs {
+                a: Selector::Role(Role::Base),
+                b: Selector::Every
+            }
+        );
+        assert!(
+            parse_condition("differs(base)")
+                .unwrap_err()
+                .contains("`differs(a, b)`")
+        );
+        assert!(
+            parse_condition("kl_bound(ppo, *)")
+                .unwrap_err()
+                .contains("unknown role `ppo`")
+        );
+    }
+
+    #[test]
+    fn equivalence_with_a_margin() {
+        for text in [
+            "entropy(dpo) ~= entropy(base) +- 0.3",
+            "entropy(dpo) ~= entropy(base) ± 0.3",
+        ] {
+            assert_eq!(
+                parse_condition(text).unwrap(),
+                Condition::Compare {
+                    lhs: metric(RealMetric::Entropy, Role::Dpo),
+                    op: CmpOp::Approx,
+                    rhs: metric(RealMetric::Entropy, Role::Base),
+                    margin: 0.3
+                }
+            );
+        }
     }
 
     #[test]
@@ -501,6 +720,8 @@ mod tests {
         let err = |t: &str| parse_condition(t).unwrap_err();
         assert!(err("entropy(ppo) > 1").contains("unknown role `ppo`"));
         assert!(err("entropy(sft) == 1").contains("not equality"));
+        assert!(err("entropy(sft) ~= entropy(base)").contains("`+- m`"));
+        assert!(err("entropy(sft) ~= entropy(base) + 0.1").contains("`+- m`"));
         assert!(err("mode(sft) > 97").contains("`==` or `!=` only"));
         assert!(err("entropy(sft)").contains("expected a comparison"));
         assert!(err("entropie(sft) > 1").contains("unknown metric"));

@@ -1,10 +1,11 @@
 //! Model sets: files under `models/` that bind roles to concrete models behind an API.
 
 use super::{Role, Version};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A model set, as written in `models/<id>.yaml` (format version 1).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSet {
     /// Format version; this build reads `1`.
@@ -19,7 +20,7 @@ pub struct ModelSet {
 }
 
 /// One model of a set.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
     /// Name unique within the set, used in reports and recording file names.
@@ -61,7 +62,7 @@ fn default_concurrency() -> u32 {
 }
 
 /// The kind of server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// api.openai.com: completions take token arrays but not text mixed with token ids.
@@ -81,7 +82,7 @@ impl Provider {
 }
 
 /// Which OpenAI-compatible endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Api {
     /// `/v1/completions`
@@ -91,7 +92,7 @@ pub enum Api {
 }
 
 /// Whether a model can be recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStatus {
     /// Served; missing recordings are an error.

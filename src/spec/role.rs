@@ -1,10 +1,13 @@
 //! Model roles: the training stage a model stands for in a claim.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The training stage a model stands for. A closed set, so that a typo in a spec is an error
 /// rather than a role no model set ever binds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A pretrained model with no instruction tuning (davinci, code-davinci-002, gemma-3-270m).

@@ -21,3 +21,16 @@ impl<'de> Deserialize<'de> for Version {
         Ok(Version(v))
     }
 }
+
+impl schemars::JsonSchema for Version {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Version".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The format version; this build reads 1.",
+            "const": CURRENT_VERSION,
+        })
+    }
+}

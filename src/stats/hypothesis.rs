@@ -620,6 +620,38 @@ fn signed_rank_cdf(n: usize, k: usize) -> f64 {
     dist.iter().sum::<f64>().min(1.0)
 }
 
+/// The rank sum of the positive differences, with what the tests need beside it.
+struct SignedRanks {
+    /// Non-zero differences.
+    n: usize,
+    /// Sum of the (average) ranks of |d| over the positive differences.
+    r_plus: f64,
+    /// Σ(t³ − t) over groups of tied |d|.
+    tie_sum: f64,
+}
+
+/// Drops zeros (Wilcoxon's convention) and ranks |d| with average ranks for ties.
+fn signed_ranks(d: &[f64]) -> Result<SignedRanks> {
+    check_finite(d)?;
+    let nonzero: Vec<f64> = d.iter().copied().filter(|&x| x != 0.0).collect();
+    if nonzero.is_empty() {
+        return Err(HypothesisError::AllZero);
+    }
+    let abs: Vec<f64> = nonzero.iter().map(|x| x.abs()).collect();
+    let (ranks, tie_sum) = average_ranks(&abs);
+    let r_plus = nonzero
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    Ok(SignedRanks {
+        n: nonzero.len(),
+        r_plus,
+        tie_sum,
+    })
+}
+
 /// The Wilcoxon signed-rank test of symmetry about zero of the paired differences `d`.
 ///
 /// Zeros are dropped first (Wilcoxon's convention; scipy's `zero_method='wilcox'`), leaving n
@@ -635,20 +667,7 @@ fn signed_rank_cdf(n: usize, k: usize) -> f64 {
 /// (`scipy.stats.wilcoxon(d, method='asymptotic')`), and says so with `method` =
 /// [`PValueMethod::Normal`].
 pub fn wilcoxon_signed_rank_exact(d: &[f64]) -> Result<TestResult> {
-    check_finite(d)?;
-    let nonzero: Vec<f64> = d.iter().copied().filter(|&x| x != 0.0).collect();
-    if nonzero.is_empty() {
-        return Err(HypothesisError::AllZero);
-    }
-    let n = nonzero.len();
-    let abs: Vec<f64> = nonzero.iter().map(|x| x.abs()).collect();
-    let (ranks, tie_sum) = average_ranks(&abs);
-    let r_plus: f64 = nonzero
-        .iter()
-        .zip(&ranks)
-        .filter(|(x, _)| **x > 0.0)
-        .map(|(_, r)| r)
-        .sum();
+    let SignedRanks { n, r_plus, tie_sum } = signed_ranks(d)?;
     let nf = n as f64;
     let total = nf * (nf + 1.0) / 2.0;
     let r_minus = total - r_plus;
@@ -671,6 +690,39 @@ pub fn wilcoxon_signed_rank_exact(d: &[f64]) -> Result<TestResult> {
     Ok(TestResult {
         statistic,
         p_value: normal_two_sided(z).min(1.0),
+        df: None,
+        method: PValueMethod::Normal,
+        n: n as u64,
+    })
+}
+
+/// The one-sided Wilcoxon signed-rank test: H₁ that the differences lean positive
+/// (`greater`) or negative. Same zero and tie conventions as [`wilcoxon_signed_rank_exact`];
+/// the statistic is R⁺ and the p-value P(R⁺ ≥ r⁺) (or P(R⁺ ≤ r⁺)) under the null, exact
+/// without ties, else from the normal approximation
+/// (`scipy.stats.wilcoxon(d, alternative='greater' | 'less')`). With n differences the
+/// smallest attainable p-value is 2⁻ⁿ: four prompts can never show p < 0.05.
+pub fn wilcoxon_signed_rank_one_sided(d: &[f64], greater: bool) -> Result<TestResult> {
+    let SignedRanks { n, r_plus, tie_sum } = signed_ranks(d)?;
+    let nf = n as f64;
+    let total = nf * (nf + 1.0) / 2.0;
+    if tie_sum == 0.0 && n <= MAX_EXACT_WILCOXON {
+        // P(R⁺ ≥ r) = P(R⁺ ≤ total − r) by the symmetry of the null distribution.
+        let k = if greater { total - r_plus } else { r_plus };
+        return Ok(TestResult {
+            statistic: r_plus,
+            p_value: signed_rank_cdf(n, k.round() as usize),
+            df: None,
+            method: PValueMethod::Exact,
+            n: n as u64,
+        });
+    }
+    let variance = (nf * (nf + 1.0) * (2.0 * nf + 1.0) - tie_sum / 2.0) / 24.0;
+    let z = (r_plus - total / 2.0) / variance.sqrt();
+    let z = if greater { z } else { -z };
+    Ok(TestResult {
+        statistic: r_plus,
+        p_value: normal_sf(z),
         df: None,
         method: PValueMethod::Normal,
         n: n as u64,
@@ -1083,6 +1135,11 @@ mod tests {
             };
             assert_eq!(r.method, method, "{name}");
             assert_eq!(r.n, case["n"].as_u64().unwrap(), "{name}");
+            let d = floats(&case["d"]);
+            let greater = wilcoxon_signed_rank_one_sided(&d, true).unwrap();
+            let less = wilcoxon_signed_rank_one_sided(&d, false).unwrap();
+            worst.check(name, greater.p_value, case["p_greater"].as_f64().unwrap());
+            worst.check(name, less.p_value, case["p_less"].as_f64().unwrap());
         }
         for case in f["sign"].as_array().unwrap() {
             let name = case["name"].as_str().unwrap();

@@ -2,8 +2,15 @@
 
 mod bad_specs;
 mod cli;
+mod fault_server;
+mod faults;
+mod fuzz;
+mod hostile;
+mod interruptions;
 mod live;
 mod measure;
+mod report;
+mod secrets;
 mod specs;
 
 /// The package root; cargo runs tests from it, but say so explicitly.
