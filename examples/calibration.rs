@@ -614,11 +614,14 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
         md,
         "Cell: coverage % ± Monte-Carlo s.e., then in brackets the % of intervals lying entirely \
          *below* the truth (the rest of the misses lie above). ✓ marks coverage within the \
-         target {}–{} %. \"default\" is what a spec gets without overrides: nsb + posterior \
-         below N = {}, grassberger + bca from there.\n",
+         target {}–{} %. \"default\" is what a spec gets without overrides: {}.\n",
         TARGET.0,
         TARGET.1,
-        NSB_BELOW_SAMPLES_PER_OUTCOME * K as u64,
+        sizes
+            .iter()
+            .map(|&n| format!("{} at N = {n}", default_label(n)))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let header = |md: &mut String, first: &str| {
         let _ = write!(md, "| {first} |");
@@ -718,10 +721,8 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
          of H(a) − H(b) (`two_sample::bootstrap_difference`, the default estimator for N) above \
          0 — a one-sided test at 2.5%. **Old rule**: the two default figures do not overlap, \
          low(a) > high(b). Must be ≤ α = {ALPHA} within MC error. B: {} bootstrap resamples \
-         where the statistic is NSB (N < {}), {} otherwise.\n",
-        args.nsb_ordering_resamples,
-        NSB_BELOW_SAMPLES_PER_OUTCOME * K as u64,
-        args.resamples
+         where the statistic is NSB, {} otherwise.\n",
+        args.nsb_ordering_resamples, args.resamples
     );
     let _ = write!(md, "| distribution | rule |");
     for n in sizes {
@@ -796,11 +797,7 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
     let show = |r: Option<Rate>| r.map_or("…".to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
     for (di, d) in dists.iter().enumerate() {
         for (ni, &n) in sizes.iter().enumerate() {
-            let how = if Estimator::default_for(n, K) == Estimator::Nsb {
-                "nsb + posterior"
-            } else {
-                "grassberger + bca"
-            };
+            let how = default_label(n);
             let coverage = results.coverage[di][ni]
                 .as_ref()
                 .map(|cells| (cells[0].coverage(), cells[0].coverage_se()));
@@ -836,6 +833,16 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
     }
     let _ = writeln!(md, "{END}");
     md
+}
+
+/// What a spec gets without overrides at N samples, e.g. "nsb + posterior", as
+/// `entropy_figure` itself reports it.
+fn default_label(n: u64) -> String {
+    let mut counts = vec![0u64; K];
+    counts[0] = n.max(1);
+    // A point mass keeps a bootstrap default cheap; only the labels are read.
+    let f = entropy_figure(&counts, None, None, 100, 0, LEVEL).expect("valid counts");
+    format!("{} + {}", f.estimator.as_str(), f.interval)
 }
 
 /// Puts `md` (which starts with `begin` and ends with `end`) between those markers of `path`
