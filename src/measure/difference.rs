@@ -1,24 +1,23 @@
 //! The difference of one metric between two sampled measurements, with its interval and the
 //! one-sided p-values that decide `metric(a) > metric(b) + margin` (and the other operators).
 //!
-//! Entropies: a percentile bootstrap of the difference (each sample resampled on its own, with
-//! the first figure's estimator for both) or, for NSB, the difference of the posteriors. Shares (prob,
-//! mode_prob, coverage): Newcombe's score interval for a difference of proportions, since the
-//! bootstrap of a share at 0 or n successes has no spread.
+//! Entropies: a z-test of the difference of the two estimates (the first figure's estimator for
+//! both), each with its standard error from the augmented bootstrap, which restores the outcomes
+//! a sample missed before resampling (`stats::augmented`). Shares (prob, mode_prob, coverage):
+//! Newcombe's score interval for a difference of proportions, since the bootstrap of a share at
+//! 0 or n successes has no spread.
 //!
 //! Why not compare the two figures' own intervals: two 95% intervals that do not overlap is a
 //! test at roughly the 0.5% level, so real differences go "inconclusive" far too often; the
 //! interval of the difference is the test the claim asks for (its false-positive rate under
-//! equal distributions is simulated in `docs/calibration.md`). The bootstrap shares the
-//! share's weakness for an entropy whose sample sits in one outcome (no spread): such a figure
-//! gets the small-sample warning when samples are few against the outcome set.
+//! equal distributions and at a margin's boundary is simulated in `docs/ordering-test.md`).
 
 use super::Measurement;
 use crate::spec::{OutcomeSet, RealMetric};
 use crate::stats::estimators::Estimator;
 use crate::stats::two_sample::{
-    DifferenceMethod, bootstrap_difference, newcombe_difference, newcombe_p_value,
-    nsb_posterior_difference,
+    NSB_STANDARD_ERROR_RESAMPLES, entropy_with_error, newcombe_difference, newcombe_p_value,
+    normal_difference,
 };
 use serde::Serialize;
 
@@ -64,7 +63,6 @@ pub fn sampled_difference(
         return None;
     }
     let (sa, sb) = (a.sampled.as_ref()?, b.sampled.as_ref()?);
-    let k = outcomes.len();
     // Shares are proportions: Newcombe's interval, which keeps its width at 0 and n successes.
     let share = |s: &super::Sampled| -> Option<(u64, u64)> {
         let inside: u64 = s.counts.iter().sum();
@@ -89,52 +87,51 @@ pub fn sampled_difference(
     if *metric != RealMetric::Entropy {
         return None;
     }
-    if sa.estimator == "nsb"
-        && sb.estimator == "nsb"
-        && sa.interval == "posterior"
-        && sb.interval == "posterior"
-    {
-        return Some(posterior_difference(
-            &sa.counts, &sb.counts, k, margin, settings,
-        ));
-    }
-    let estimator_a = Estimator::parse(sa.estimator).ok()?;
-    let statistic = |v: &[u64]| -> f64 {
-        if v.iter().all(|&c| c == 0) {
-            return 0.0;
+    Some(entropy_difference(sa, sb, margin, settings))
+}
+
+/// Two sampled entropies: the z-test of the difference of the figures' estimates with standard
+/// errors from the augmented bootstrap (see [`entropy_with_error`]); both with the first
+/// figure's estimator, so that like is compared with like.
+fn entropy_difference(
+    sa: &super::Sampled,
+    sb: &super::Sampled,
+    margin: f64,
+    settings: DifferenceSettings,
+) -> Result<SampledDifference, String> {
+    let estimator = Estimator::parse(sa.estimator).map_err(|e| e.to_string())?;
+    let resamples = if estimator == Estimator::Nsb {
+        settings.resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
+    } else {
+        settings.resamples
+    };
+    let side = |counts: &[u64], stream: u64| {
+        if counts.iter().all(|&c| c == 0) {
+            return Err("a model has no completions in the outcome set".to_string());
         }
-        estimator_a.estimate(v, k).unwrap_or(f64::NAN)
+        entropy_with_error(counts, estimator, resamples, settings.seed ^ stream)
+            .map_err(|e| e.to_string())
     };
-    // Percentile, whatever the figures' own interval: simulated under equal distributions, the
-    // two-sample BCa p-value rejected up to 15% of true nulls at a nominal 2.5% (the
-    // per-sample acceleration swings the interval), the percentile one 0-4.8%
-    // (docs/ordering-test.md).
-    let method = DifferenceMethod::Percentile;
-    let run = || -> Result<SampledDifference, String> {
-        let d = bootstrap_difference(
-            &sa.counts,
-            &sb.counts,
-            &statistic,
-            settings.resamples,
-            settings.seed ^ 0xd1ff_5eed,
-        )
-        .map_err(|e| e.to_string())?;
-        let (low, high) = d
-            .interval(method, settings.level)
-            .map_err(|e| e.to_string())?;
-        Ok(SampledDifference {
-            test: format!(
-                "bootstrap of the difference (percentile, {} resamples, each sample resampled on its own)",
-                settings.resamples
-            ),
-            estimate: d.estimate,
-            low,
-            high,
-            p_greater: d.p_greater(margin, method),
-            p_less: d.p_less(margin, method),
-        })
-    };
-    Some(run())
+    let a = side(&sa.counts, 0xd1ff_5eed_0000_000a)?;
+    let b = side(&sb.counts, 0xd1ff_5eed_0000_000b)?;
+    let d = normal_difference(a, b, margin, settings.level);
+    Ok(SampledDifference {
+        test: format!(
+            "z-test of the difference of {estimator} estimates, standard errors from the \
+             augmented bootstrap ({resamples} resamples from each sample's population with its \
+             missed outcomes restored{})",
+            if estimator == Estimator::Nsb {
+                "; at least the posterior sd"
+            } else {
+                ""
+            }
+        ),
+        estimate: d.estimate,
+        low: d.low,
+        high: d.high,
+        p_greater: d.p_greater,
+        p_less: d.p_less,
+    })
 }
 
 /// Two shares: Newcombe's hybrid score interval and the p-values that invert it.
@@ -160,24 +157,5 @@ fn proportion_difference(
         high,
         p_greater: p(true)?,
         p_less: p(false)?,
-    })
-}
-
-/// NSB entropies: see [`nsb_posterior_difference`].
-fn posterior_difference(
-    a: &[u64],
-    b: &[u64],
-    k: usize,
-    margin: f64,
-    settings: DifferenceSettings,
-) -> Result<SampledDifference, String> {
-    let d = nsb_posterior_difference(a, b, k, margin, settings.level).map_err(|e| e.to_string())?;
-    Ok(SampledDifference {
-        test: "difference of independent NSB posteriors (normal approximation)".into(),
-        estimate: d.estimate,
-        low: d.low,
-        high: d.high,
-        p_greater: d.p_greater,
-        p_less: d.p_less,
     })
 }

@@ -187,7 +187,13 @@ pub fn entropy_figure(
 ) -> Result<EntropyFigure, String> {
     let k = counts.len();
     let inside: u64 = counts.iter().sum();
-    let estimator = estimator.unwrap_or_else(|| Estimator::default_for(inside, k));
+    // `interval: posterior` names NSB's posterior, so it implies the estimator; otherwise the
+    // default follows the samples in the set.
+    let estimator = match (estimator, interval) {
+        (Some(e), _) => e,
+        (None, Some("posterior")) => Estimator::Nsb,
+        (None, _) => Estimator::default_for(inside, k),
+    };
     let interval = match (interval, estimator) {
         (Some("posterior"), _) | (None, Estimator::Nsb) => "posterior",
         (Some("percentile"), _) => "percentile",

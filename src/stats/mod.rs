@@ -1,5 +1,6 @@
 //! Statistics: pure functions, no I/O and no async.
 
+pub mod augmented;
 pub mod divergence;
 mod entropy;
 pub mod estimators;
