@@ -83,6 +83,12 @@ struct Args {
     /// draws, to show what the smaller B changes.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     resample_check: bool,
+    /// Also simulate the ordering rules of this study (the two-sample BCa difference and
+    /// non-overlap). The verdict's ordering test today is simulated by
+    /// `examples/ordering_test.rs` (`docs/ordering-test.md`); `--ordering false` runs the
+    /// coverage part only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    ordering: bool,
     /// Instead of the study above, measure intervals the code does not offer (on the same
     /// draws as the coverage tables) and write them between their own markers.
     #[arg(long)]
@@ -204,8 +210,10 @@ fn pairs() -> Vec<Pair> {
     for e in BOOTSTRAPPED {
         out.push(Pair::Figure(e, "percentile"));
         out.push(Pair::Figure(e, "bca"));
+        out.push(Pair::Figure(e, "augmented"));
     }
     out.push(Pair::Figure(Estimator::Nsb, "posterior"));
+    out.push(Pair::Figure(Estimator::Nsb, "augmented"));
     out.push(Pair::Delta);
     out
 }
@@ -515,7 +523,7 @@ fn main() {
     // Part 2: the ordering test under the null.
     let t2 = Instant::now();
     let smallest = sizes.iter().copied().min().unwrap_or(0);
-    for (di, d) in dists.iter().enumerate() {
+    for (di, d) in dists.iter().enumerate().filter(|_| args.ordering) {
         for (ni, &n) in sizes.iter().enumerate() {
             let t = Instant::now();
             let nsb = Estimator::default_for(n, K) == Estimator::Nsb;
@@ -586,6 +594,9 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
         );
         if !args.resample_check {
             c.push_str(" --resample-check false");
+        }
+        if !args.ordering {
+            c.push_str(" --ordering false");
         }
         if let Some(out) = &args.out {
             let _ = write!(c, " --out {}", out.display());
@@ -689,7 +700,7 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
         for (pi, pair) in pair_list.iter().enumerate() {
             let label = match pair {
                 Pair::Figure(e, "bca") => e.as_str().to_string(),
-                Pair::Figure(Estimator::Nsb, _) => "nsb".to_string(),
+                Pair::Figure(Estimator::Nsb, "posterior") => "nsb".to_string(),
                 _ => continue,
             };
             let _ = write!(md, "| {label} |");
@@ -712,89 +723,98 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
         md.push('\n');
     }
 
-    let smallest = sizes.iter().copied().min().unwrap_or(0);
-    let _ = writeln!(
-        md,
-        "### Ordering test under the null: a and b from the same distribution\n\n\
-         Rate (% ± MC s.e.) at which `entropy(a) > entropy(b)` would hold, both figures sampled \
-         with N samples each. **BCa difference**: lower end of the 95% two-sided BCa interval \
-         of H(a) − H(b) (`two_sample::bootstrap_difference`, the default estimator for N) above \
-         0 — a one-sided test at 2.5%. **Old rule**: the two default figures do not overlap, \
-         low(a) > high(b). Must be ≤ α = {ALPHA} within MC error. B: {} bootstrap resamples \
-         where the statistic is NSB, {} otherwise.\n",
-        args.nsb_ordering_resamples, args.resamples
-    );
-    let _ = write!(md, "| distribution | rule |");
-    for n in sizes {
-        let _ = write!(md, " N = {n} |");
-    }
-    let _ = write!(md, "\n|---|---|");
-    for _ in sizes {
-        let _ = write!(md, "---:|");
-    }
-    md.push('\n');
-    for (di, d) in dists.iter().enumerate() {
-        let row = &results.ordering[di];
-        for (rule, new) in [("BCa difference", true), ("old: no overlap", false)] {
-            let _ = write!(md, "| {} | {rule} |", d.name);
-            for cell in row {
-                let Some(cell) = cell else {
-                    md.push_str(pending);
-                    continue;
-                };
-                let (p, se) = if new { cell.new } else { cell.old };
-                let verdict = if p / 100.0 <= ALPHA + 1.96 * se / 100.0 {
-                    ""
-                } else {
-                    " **above α**"
-                };
-                let _ = write!(md, " {p:.1} ± {se:.1}{verdict} |");
+    if !args.ordering {
+        let _ = writeln!(
+            md,
+            "### Ordering test\n\nNot run here (`--ordering false`): the verdict's ordering test is \
+             simulated by `examples/ordering_test.rs`, in `docs/ordering-test.md`.\n"
+        );
+    } else {
+        let smallest = sizes.iter().copied().min().unwrap_or(0);
+        let _ = writeln!(
+            md,
+            "### Ordering test under the null: a and b from the same distribution\n\n\
+             Rate (% ± MC s.e.) at which `entropy(a) > entropy(b)` would hold, both figures sampled \
+             with N samples each. **BCa difference**: lower end of the 95% two-sided BCa interval \
+             of H(a) − H(b) (`two_sample::bootstrap_difference`, the default estimator for N) above \
+             0 — a one-sided test at 2.5%. **Old rule**: the two default figures do not overlap, \
+             low(a) > high(b). Must be ≤ α = {ALPHA} within MC error. B: {} bootstrap resamples \
+             where the statistic is NSB, {} otherwise.\n",
+            args.nsb_ordering_resamples, args.resamples
+        );
+        let _ = write!(md, "| distribution | rule |");
+        for n in sizes {
+            let _ = write!(md, " N = {n} |");
+        }
+        let _ = write!(md, "\n|---|---|");
+        for _ in sizes {
+            let _ = write!(md, "---:|");
+        }
+        md.push('\n');
+        for (di, d) in dists.iter().enumerate() {
+            let row = &results.ordering[di];
+            for (rule, new) in [("BCa difference", true), ("old: no overlap", false)] {
+                let _ = write!(md, "| {} | {rule} |", d.name);
+                for cell in row {
+                    let Some(cell) = cell else {
+                        md.push_str(pending);
+                        continue;
+                    };
+                    let (p, se) = if new { cell.new } else { cell.old };
+                    let verdict = if p / 100.0 <= ALPHA + 1.96 * se / 100.0 {
+                        ""
+                    } else {
+                        " **above α**"
+                    };
+                    let _ = write!(md, " {p:.1} ± {se:.1}{verdict} |");
+                }
+                md.push('\n');
+            }
+        }
+        md.push('\n');
+        let done: Vec<&OrderingCell> = results.ordering.iter().flatten().flatten().collect();
+        let disagreements: usize = done.iter().map(|c| c.disagreements).sum();
+        let _ = writeln!(
+            md,
+            "The interval rule and `p_greater(0, BCa) < 0.025` disagreed in {disagreements} of {} \
+             tests (they agree up to the replicate grid).\n",
+            args.runs * done.len()
+        );
+        let check_rows: Vec<(String, Rate, Rate)> = dists
+            .iter()
+            .zip(&results.ordering)
+            .flat_map(|(d, row)| {
+                sizes.iter().zip(row).filter_map(move |(n, cell)| {
+                    let cell = cell.as_ref()?;
+                    Some((format!("{} N = {n}", d.name), cell.new, cell.check?))
+                })
+            })
+            .collect();
+        if !check_rows.is_empty() {
+            let _ = writeln!(
+                md,
+                "What the smaller B changes (same draws, same seeds; NSB at N = {smallest}):\n\n\
+                 | distribution | B = {} | B = {} |\n|---|---:|---:|",
+                args.nsb_ordering_resamples, args.resamples
+            );
+            for (name, small, large) in &check_rows {
+                let _ = writeln!(
+                    md,
+                    "| {name} | {:.1} ± {:.1} | {:.1} ± {:.1} |",
+                    small.0, small.1, large.0, large.1
+                );
             }
             md.push('\n');
         }
     }
-    md.push('\n');
-    let done: Vec<&OrderingCell> = results.ordering.iter().flatten().flatten().collect();
-    let disagreements: usize = done.iter().map(|c| c.disagreements).sum();
-    let _ = writeln!(
-        md,
-        "The interval rule and `p_greater(0, BCa) < 0.025` disagreed in {disagreements} of {} \
-         tests (they agree up to the replicate grid).\n",
-        args.runs * done.len()
-    );
-    let check_rows: Vec<(String, Rate, Rate)> = dists
-        .iter()
-        .zip(&results.ordering)
-        .flat_map(|(d, row)| {
-            sizes.iter().zip(row).filter_map(move |(n, cell)| {
-                let cell = cell.as_ref()?;
-                Some((format!("{} N = {n}", d.name), cell.new, cell.check?))
-            })
-        })
-        .collect();
-    if !check_rows.is_empty() {
-        let _ = writeln!(
-            md,
-            "What the smaller B changes (same draws, same seeds; NSB at N = {smallest}):\n\n\
-             | distribution | B = {} | B = {} |\n|---|---:|---:|",
-            args.nsb_ordering_resamples, args.resamples
-        );
-        for (name, small, large) in &check_rows {
-            let _ = writeln!(
-                md,
-                "| {name} | {:.1} ± {:.1} | {:.1} ± {:.1} |",
-                small.0, small.1, large.0, large.1
-            );
-        }
-        md.push('\n');
-    }
-
     let _ = writeln!(
         md,
         "### Headline\n\n| distribution | N | default figure | coverage % | BCa-difference FPR % | \
          old-rule FPR % |\n|---|---:|---|---:|---:|---:|"
     );
-    let show = |r: Option<Rate>| r.map_or("…".to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
+    let not_yet = if args.ordering { "…" } else { "not run" };
+    let show =
+        |r: Option<Rate>| r.map_or(not_yet.to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
     for (di, d) in dists.iter().enumerate() {
         for (ni, &n) in sizes.iter().enumerate() {
             let how = default_label(n);

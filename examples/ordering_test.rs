@@ -126,7 +126,10 @@ fn main() {
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                while let Some((c, s)) = jobs.lock().unwrap().pop() {
+                loop {
+                    // Not `while let`: its guard would hold the lock through the whole job.
+                    let job = jobs.lock().unwrap().pop();
+                    let Some((c, s)) = job else { break };
                     let (_, pa, pb) = cells[c];
                     let delta = entropy_nats(pa) - entropy_nats(pb);
                     let n = SIZES[s];
@@ -147,6 +150,7 @@ fn main() {
                         .iter()
                         .map(|&(g, l)| (g as f64 / runs as f64, l as f64 / runs as f64))
                         .collect();
+                    eprintln!("{} N = {n}: done", cells[c].0);
                     results.lock().unwrap().push((c, s, rates));
                 }
             });

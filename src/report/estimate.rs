@@ -3,6 +3,7 @@
 
 use crate::stats::estimators::{Estimator, nsb};
 use crate::stats::intervals::{bootstrap_interval, delta_method_plug_in};
+use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, entropy_with_error};
 use serde_json::{Value, json};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt::Write;
@@ -23,6 +24,11 @@ pub struct EstimateOptions {
 /// Every estimator with its intervals, as JSON (the `--format json` form).
 pub fn estimate_json(counts: &[u64], o: EstimateOptions) -> Result<Value, String> {
     let n: u64 = counts.iter().sum();
+    let z = Normal::standard().inverse_cdf(0.5 + o.level / 2.0);
+    let ln_k = (o.k as f64).ln();
+    // The outcomes not given have count zero: the augmented population needs all k.
+    let mut padded = counts.to_vec();
+    padded.resize(o.k.max(counts.len()), 0);
     let mut rows = Vec::new();
     for e in Estimator::ALL {
         let stat = |c: &[u64]| e.estimate(c, o.k).unwrap_or(f64::NAN);
@@ -34,10 +40,20 @@ pub fn estimate_json(counts: &[u64], o: EstimateOptions) -> Result<Value, String
             "bca": [boot.bca.0, boot.bca.1],
             "percentile": [boot.percentile.0, boot.percentile.1],
         });
+        let resamples = if e == Estimator::Nsb {
+            o.resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
+        } else {
+            o.resamples
+        };
+        let with_error =
+            entropy_with_error(&padded, e, resamples, o.seed).map_err(|e| e.to_string())?;
+        row["standard_error"] = json!(with_error.standard_error);
+        row["augmented"] = json!([
+            (with_error.estimate - z * with_error.standard_error).max(0.0),
+            (with_error.estimate + z * with_error.standard_error).min(ln_k)
+        ]);
         if e == Estimator::Nsb {
             let post = nsb(counts, o.k).map_err(|e| e.to_string())?;
-            let z = Normal::standard().inverse_cdf(0.5 + o.level / 2.0);
-            let ln_k = (o.k as f64).ln();
             row["posterior_sd"] = json!(post.std);
             row["posterior"] = json!([
                 (post.mean - z * post.std).max(0.0),
@@ -77,8 +93,8 @@ pub fn estimate_table(v: &Value) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<14} {:>9}  {:<22} {:<22} other",
-        "estimator", "estimate", "BCa", "percentile"
+        "{:<14} {:>9}  {:<22} {:<22} {:<22} other",
+        "estimator", "estimate", "BCa", "percentile", "augmented"
     );
     let pair = |x: &Value| {
         format!(
@@ -101,11 +117,12 @@ pub fn estimate_table(v: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<14} {:>9.4}  {:<22} {:<22} {other}",
+            "{:<14} {:>9.4}  {:<22} {:<22} {:<22} {other}",
             r["estimator"].as_str().unwrap_or("?"),
             r["estimate"].as_f64().unwrap_or(f64::NAN),
             pair(&r["bca"]),
-            pair(&r["percentile"])
+            pair(&r["percentile"]),
+            pair(&r["augmented"])
         );
     }
     let _ = writeln!(

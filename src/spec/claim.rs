@@ -188,9 +188,11 @@ pub enum Method {
         /// Entropy estimator (`plug_in`, `miller_madow`, `grassberger`, `chao_shen`, `nsb`);
         /// `None` picks by the number of samples against the outcome-set size.
         estimator: Option<String>,
-        /// Entropy interval: `bca` or `percentile` (seeded bootstrap), or `posterior` (NSB's
-        /// posterior mean ± z·sd, NSB only). `None`: `posterior` for NSB, `bca` otherwise —
-        /// resampling a few samples makes NSB's estimates jump, and the posterior is cheap.
+        /// Entropy interval: `bca` or `percentile` (seeded bootstrap), `posterior` (NSB's
+        /// posterior mean ± z·sd, NSB only), or `augmented` (the estimate ± z · its standard
+        /// error from the augmented bootstrap, any estimator). `None`: `posterior` for NSB,
+        /// `bca` otherwise — resampling a few samples makes NSB's estimates jump, and the
+        /// posterior is cheap.
         interval: Option<String>,
         /// Bootstrap resamples (default 2000).
         resamples: u32,
@@ -337,9 +339,10 @@ impl TryFrom<MethodYaml> for Method {
                 }
                 let interval = raw.interval;
                 if let Some(i) = &interval {
-                    if !["bca", "percentile", "posterior"].contains(&i.as_str()) {
+                    if !["bca", "percentile", "posterior", "augmented"].contains(&i.as_str()) {
                         return Err(format!(
-                            "unknown interval `{i}`; expected bca, percentile or posterior"
+                            "unknown interval `{i}`; expected bca, percentile, posterior or \
+                             augmented"
                         ));
                     }
                     if i == "posterior" && raw.estimator.as_deref().is_some_and(|e| e != "nsb") {
