@@ -60,8 +60,9 @@ pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
     };
     body["max_tokens"] = json!(req.max_tokens);
     body["temperature"] = json!(req.temperature);
+    // A batch sends the seed of its first sample and asks for all its choices at once.
     body["seed"] = json!(req.seed);
-    body["n"] = json!(1);
+    body["n"] = json!(req.n());
     body["top_p"] = json!(1.0);
     if provider == Provider::LlamaCpp {
         // The same reason as for logprobs: a sample must not depend on the previous request.
@@ -85,21 +86,97 @@ struct ChatMessage {
     content: Option<String>,
 }
 
+/// Why a response body could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireError {
+    /// The body is not the response shape; the message says what is missing.
+    Shape(String),
+    /// The server answered with another number of choices than the request's `n`.
+    ChoiceCount {
+        /// Choices asked for.
+        asked: u32,
+        /// Choices returned.
+        got: usize,
+    },
+}
+
+impl From<String> for WireError {
+    fn from(message: String) -> WireError {
+        WireError::Shape(message)
+    }
+}
+
+impl From<&str> for WireError {
+    fn from(message: &str) -> WireError {
+        WireError::Shape(message.to_string())
+    }
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Shape(m) => f.write_str(m),
+            WireError::ChoiceCount { asked, got } => {
+                write!(f, "{got} choices in the response where n = {asked} were asked")
+            }
+        }
+    }
+}
+
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
 pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
     let (resp, choice) = first_choice(body)?;
+    completion_of(&resp, choice, 0, api)
+}
+
+/// Parses the `n` sampled completions of a request that asked for `n` choices, in the order
+/// of their `index` (position where a server sends none). A server that returns another number
+/// of choices, or indices that are not `0..n` once each, is refused: recording its choices
+/// under the request's keys would record samples it was not asked for.
+pub fn parse_completions(body: &[u8], api: Api, n: u32) -> Result<Vec<Completion>, WireError> {
+    let mut resp: Response =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let choices = std::mem::take(&mut resp.choices);
+    if choices.is_empty() {
+        return Err("no choices in the response".into());
+    }
+    if choices.len() != n as usize {
+        return Err(WireError::ChoiceCount {
+            asked: n,
+            got: choices.len(),
+        });
+    }
+    let mut slots: Vec<Option<Completion>> = vec![None; n as usize];
+    for (position, choice) in choices.into_iter().enumerate() {
+        let index = choice.index.map_or(position, |i| i as usize);
+        let completion = completion_of(&resp, choice, index, api)?;
+        match slots.get_mut(index) {
+            Some(slot @ None) => *slot = Some(completion),
+            Some(Some(_)) => return Err(format!("choice index {index} appears twice").into()),
+            None => {
+                return Err(format!("choice index {index} is outside 0..{n}").into());
+            }
+        }
+    }
+    Ok(slots.into_iter().map(|c| c.expect("n distinct indices below n")).collect())
+}
+
+/// The completion of one choice.
+fn completion_of(resp: &Response, choice: Choice, index: usize, api: Api) -> Result<Completion, String> {
     let text = match api {
-        Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
+        Api::Completions => choice
+            .text
+            .ok_or_else(|| format!("no `text` in choices[{index}]"))?,
         Api::Chat => choice
             .message
             .and_then(|m| m.content)
-            .ok_or("no `message.content` in choices[0]")?,
+            .ok_or_else(|| format!("no `message.content` in choices[{index}]"))?,
     };
     Ok(Completion {
         text,
         finish_reason: choice.finish_reason,
-        model_id: resp.model,
-        fingerprint: resp.system_fingerprint,
+        model_id: resp.model.clone(),
+        fingerprint: resp.system_fingerprint.clone(),
     })
 }
 
@@ -114,6 +191,8 @@ struct Response {
 
 #[derive(Deserialize)]
 struct Choice {
+    /// The choice's place among the `n` asked for.
+    index: Option<u32>,
     logprobs: Option<Logprobs>,
     text: Option<String>,
     message: Option<ChatMessage>,

@@ -1,5 +1,10 @@
 //! The `sample` method: N seeded completions per (model, prompt), outcomes read from the text.
 //!
+//! Sample i has seed `seed + i`. With the model's `max_n` > 1, samples i..i+n are one request
+//! with `"n": n` and the seed of sample i (on llama.cpp, measured: choice j of that request is
+//! the sample a lone request with seed `seed + i + j` gives, so the samples are the same
+//! independent draws either way); each is recorded under its own key, which names its batch.
+//!
 //! Each completion is classified with the same definition as the logprob methods (a completion
 //! " 97." is 97; one cut off by `max_tokens` right after digits is no outcome, since more digits
 //! could have followed). Completions that are no outcome are counted, never dropped: they are
@@ -9,7 +14,7 @@
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::{Request, Response, SampleRequest};
+use crate::request::{Batch, Response, SampleRequest};
 use crate::source::Source;
 use crate::stats::Interval;
 use crate::stats::estimators::{Estimator, nsb};
@@ -26,6 +31,8 @@ pub(super) struct Params<'a> {
     pub interval: Option<&'a str>,
     pub resamples: u32,
     pub level: f64,
+    /// Completions per request (the model's `max_n`).
+    pub max_n: u32,
 }
 
 /// Recordings are flushed after every this many completions, so an interrupted run keeps them.
@@ -37,45 +44,73 @@ pub(super) async fn measure(
     p: Params<'_>,
 ) -> Result<Measurement, MeasureError> {
     let outcomes = &t.spec.outcomes;
-    let requests: Vec<Request> = (0..u64::from(p.samples))
-        .map(|i| {
-            Request::Sample(SampleRequest {
-                api: t.model.api,
-                model: t.model.model.clone(),
-                prompt: t.prompt.text.clone(),
-                temperature: p.temperature,
-                max_tokens: p.max_tokens,
-                seed: p.seed.wrapping_add(i),
-            })
-        })
-        .collect();
+    let batches = batches(
+        &SampleRequest {
+            api: t.model.api,
+            model: t.model.model.clone(),
+            prompt: t.prompt.text.clone(),
+            temperature: p.temperature,
+            max_tokens: p.max_tokens,
+            seed: p.seed,
+            batch: None,
+        },
+        p.samples,
+        p.max_n,
+    );
     let mut counts = vec![0u64; outcomes.len()];
     let mut other = 0u64;
     let mut log = FetchLog::default();
-    for batch in requests.chunks(FLUSH_EVERY) {
+    // Flush about every FLUSH_EVERY completions, whatever the batch size.
+    let per_flush = FLUSH_EVERY.div_ceil(p.max_n.max(1) as usize);
+    for group in batches.chunks(per_flush) {
         let fetched: Vec<_> = futures::stream::iter(
-            batch
+            group
                 .iter()
-                .map(|req| source.fetch(t.model_set, t.model, req)),
+                .map(|batch| source.fetch_batch(t.model_set, t.model, batch)),
         )
         .buffered(t.model.concurrency.max(1) as usize)
         .collect()
         .await;
         source.flush()?;
-        for f in fetched {
-            let f = f.map_err(|e| t.fail(e))?;
-            log.note(&f);
-            let Response::Sample(c) = &f.response else {
-                unreachable!("a sample request answered with logprobs");
-            };
-            match outcomes.classify_completion(&c.text, c.ended()) {
-                Some(n) => counts[n] += 1,
-                None => other += 1,
+        for b in fetched {
+            let b = b.map_err(|e| t.fail(e))?;
+            log.note_batch(&b);
+            for f in &b.fetched {
+                let Response::Sample(c) = &f.response else {
+                    unreachable!("a sample request answered with logprobs");
+                };
+                match outcomes.classify_completion(&c.text, c.ended()) {
+                    Some(n) => counts[n] += 1,
+                    None => other += 1,
+                }
             }
         }
     }
     figures(&p, counts, other, &log)
         .map_err(|e| t.unsupported(format!("failed to compute a figure: {e}")))
+}
+
+/// The requests of `samples` samples grouped into batches of at most `max_n`: samples
+/// i..i+n form one batch whose requests all carry the seed of sample i, choice j being
+/// sample i + j. A batch of one (`max_n` 1, or the last sample of an odd count) is a plain
+/// sample without a batch, keyed exactly as before batches existed. The grouping depends only
+/// on the spec and `max_n`, so a replay finds the same keys.
+fn batches(template: &SampleRequest, samples: u32, max_n: u32) -> Vec<Vec<SampleRequest>> {
+    let max_n = max_n.max(1);
+    (0..samples)
+        .step_by(max_n as usize)
+        .map(|i| {
+            let n = max_n.min(samples - i);
+            let seed = template.seed.wrapping_add(u64::from(i));
+            (0..n)
+                .map(|index| SampleRequest {
+                    seed,
+                    batch: (n > 1).then_some(Batch { n, index }),
+                    ..template.clone()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn figures(
