@@ -236,7 +236,11 @@ impl Source {
         batch: &[SampleRequest],
     ) -> Result<FetchedBatch, FetchError> {
         let first = batch.first().expect("a batch has at least one sample");
-        debug_assert_eq!(batch.len(), first.n() as usize, "a batch holds its n samples");
+        debug_assert_eq!(
+            batch.len(),
+            first.n() as usize,
+            "a batch holds its n samples"
+        );
         let requests: Vec<Request> = batch.iter().cloned().map(Request::Sample).collect();
         let use_recordings = self.mode != Mode::Live;
         let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
@@ -271,14 +275,13 @@ impl Source {
         {
             return Err(FetchError::Budget(budget));
         }
-        let choices =
-            client
-                .complete_batch(model, first)
-                .await
-                .map_err(|source| FetchError::Client {
-                    request: requests[0].describe(),
-                    source,
-                })?;
+        let choices = client
+            .complete_batch(model, first)
+            .await
+            .map_err(|source| FetchError::Client {
+                request: requests[0].describe(),
+                source,
+            })?;
         let today = today_utc();
         let mut fetched = Vec::with_capacity(requests.len());
         // The client returns exactly n choices, in index order.

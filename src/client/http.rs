@@ -5,9 +5,7 @@
 //! error: errors carry the URL (which holds no key) and the start of the response body.
 
 use super::retry::{RetryPolicy, retry_after_secs, transient_status};
-use super::wire::{
-    WireError, parse_completions, parse_response, request_body, sample_body,
-};
+use super::wire::{WireError, parse_completions, parse_response, request_body, sample_body};
 use crate::error::ClientError;
 use crate::request::{Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
 use crate::spec::{Api, ModelEntry};
@@ -207,13 +205,11 @@ impl Client {
                                     url: url_text.clone(),
                                     message: redact(&message, key.as_deref()),
                                 },
-                                WireError::ChoiceCount { asked, got } => {
-                                    ClientError::ChoiceCount {
-                                        url: url_text.clone(),
-                                        asked,
-                                        got,
-                                    }
-                                }
+                                WireError::ChoiceCount { asked, got } => ClientError::ChoiceCount {
+                                    url: url_text.clone(),
+                                    asked,
+                                    got,
+                                },
                             });
                         }
                         Ok(bytes) => {

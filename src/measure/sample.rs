@@ -306,3 +306,66 @@ pub struct Sampled {
     /// The bootstrap interval used for entropy.
     pub interval: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Api;
+
+    fn template() -> SampleRequest {
+        SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            temperature: 1.0,
+            max_tokens: 6,
+            seed: 10,
+            batch: None,
+        }
+    }
+
+    /// (seed, batch) of every request, batch by batch.
+    fn shape(b: &[Vec<SampleRequest>]) -> Vec<Vec<(u64, Option<(u32, u32)>)>> {
+        b.iter()
+            .map(|batch| {
+                batch
+                    .iter()
+                    .map(|r| (r.seed, r.batch.map(|b| (b.n, b.index))))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn max_n_1_is_one_unbatched_request_per_sample() {
+        let b = batches(&template(), 3, 1);
+        assert_eq!(
+            shape(&b),
+            [vec![(10, None)], vec![(11, None)], vec![(12, None)]]
+        );
+    }
+
+    #[test]
+    fn batches_carry_the_seed_of_their_first_sample() {
+        let b = batches(&template(), 5, 2);
+        assert_eq!(
+            shape(&b),
+            [
+                vec![(10, Some((2, 0))), (10, Some((2, 1)))],
+                vec![(12, Some((2, 0))), (12, Some((2, 1)))],
+                // The odd sample out is a plain sample: the key max_n 1 gives it.
+                vec![(14, None)],
+            ]
+        );
+        // Every sample once, and no two requests alike: no sample can be a duplicate key.
+        let keys: std::collections::BTreeSet<_> = b
+            .iter()
+            .flatten()
+            .map(|r| crate::request::Request::Sample(r.clone()).key())
+            .collect();
+        assert_eq!(keys.len(), 5);
+        let b = batches(&template(), 7, 3);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(b[1][2].seed, 13);
+    }
+}
