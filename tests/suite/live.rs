@@ -1,8 +1,8 @@
 //! Tests that need the local llama.cpp servers (`scripts/local-models.sh up`). They are
 //! `#[ignore]`d so that `cargo test` never needs a server; `.ci/run` starts the servers and runs
-//! them with `cargo test --test suite -- --ignored` (and a two-slot gemma server for the batched
-//! sampling test). Also the key-hygiene tests that need no
-//! server.
+//! them with `cargo test --test suite -- --ignored`, with a two-slot gemma server for the
+//! batched-sampling test (`scripts/two-slot-gemma.sh`). Also the key-hygiene tests that need
+//! no server.
 
 use modecollapse::project::{Project, RunOptions};
 use modecollapse::source::Mode;
