@@ -324,8 +324,11 @@ mod tests {
         }
     }
 
-    /// (seed, batch) of every request, batch by batch.
-    fn shape(b: &[Vec<SampleRequest>]) -> Vec<Vec<(u64, Option<(u32, u32)>)>> {
+    /// (seed, (n, index)) of each request of a batch.
+    type Shape = Vec<(u64, Option<(u32, u32)>)>;
+
+    /// The shape of every batch.
+    fn shape(b: &[Vec<SampleRequest>]) -> Vec<Shape> {
         b.iter()
             .map(|batch| {
                 batch

@@ -212,10 +212,9 @@ fn another_number_of_choices_than_asked_is_a_clear_error_and_the_batch_is_not_re
 #[test]
 fn max_n_must_be_at_least_one() {
     let project = probe_project("http://127.0.0.1:9/v1", FIVE, 1, "max_n: 0");
-    let err = Project::new(project.path())
-        .load(&[], &[])
-        .err()
-        .expect("max_n 0 is refused")
-        .to_string();
+    let Err(err) = Project::new(project.path()).load(&[], &[]) else {
+        panic!("max_n 0 is refused");
+    };
+    let err = err.to_string();
     assert!(err.contains("`max_n` must be at least 1"), "{err}");
 }
