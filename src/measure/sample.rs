@@ -60,6 +60,8 @@ pub(super) async fn measure(
     let mut counts = vec![0u64; outcomes.len()];
     let mut other = 0u64;
     let mut log = FetchLog::default();
+    // The texts of each batch of two or more, for the check that its choices are independent.
+    let mut batch_texts: Vec<Vec<String>> = Vec::new();
     // Flush about every FLUSH_EVERY completions, whatever the batch size.
     let per_flush = FLUSH_EVERY.div_ceil(p.max_n.max(1) as usize);
     for group in batches.chunks(per_flush) {
@@ -75,6 +77,7 @@ pub(super) async fn measure(
         for b in fetched {
             let b = b.map_err(|e| t.fail(e))?;
             log.note_batch(&b);
+            let mut texts = Vec::with_capacity(b.fetched.len());
             for f in &b.fetched {
                 let Response::Sample(c) = &f.response else {
                     unreachable!("a sample request answered with logprobs");
@@ -83,11 +86,17 @@ pub(super) async fn measure(
                     Some(n) => counts[n] += 1,
                     None => other += 1,
                 }
+                texts.push(c.text.clone());
+            }
+            if texts.len() > 1 {
+                batch_texts.push(texts);
             }
         }
     }
-    figures(&p, counts, other, &log)
-        .map_err(|e| t.unsupported(format!("failed to compute a figure: {e}")))
+    let mut m = figures(&p, counts, other, &log)
+        .map_err(|e| t.unsupported(format!("failed to compute a figure: {e}")))?;
+    m.warnings.extend(repeated_choices_warning(&batch_texts));
+    Ok(m)
 }
 
 /// The requests of `samples` samples grouped into batches of at most `max_n`: samples
@@ -267,6 +276,53 @@ pub fn entropy_figure(
     })
 }
 
+/// One-sided p-value below which [`repeated_choices_warning`] warns: a false alarm on a
+/// server with independent choices about once in a thousand batched measurements.
+const REPEATED_CHOICES_ALPHA: f64 = 1e-3;
+
+/// A warning when the choices of a batch look like one sample repeated rather than independent
+/// samples: a server that seeds every choice of a request alike would return the same text n
+/// times, and every batch would count one draw n times. Measured on llama.cpp, choice j gets
+/// seed + j (independent); OpenAI and vLLM were not measured here, and a vLLM user reported
+/// identical choices (vllm-project/vllm#10852), so every batched measurement is checked.
+///
+/// The check: under independence, choices 0 and 1 of a batch agree as often as choice 0 of a
+/// batch and choice 1 of the next (both are two independent draws of the same distribution).
+/// A one-sided sign test over the batches compares the two; repeated choices agree within
+/// every batch and only by chance across, so they show as many more agreements within.
+fn repeated_choices_warning(batches: &[Vec<String>]) -> Option<String> {
+    let b = batches.len();
+    if b < 2 {
+        return None;
+    }
+    let within: Vec<bool> = batches.iter().map(|t| t[0] == t[1]).collect();
+    let across: Vec<bool> = (0..b)
+        .map(|i| batches[i][0] == batches[(i + 1) % b][1])
+        .collect();
+    let d: Vec<f64> = within
+        .iter()
+        .zip(&across)
+        .map(|(&w, &a)| f64::from(u8::from(w)) - f64::from(u8::from(a)))
+        .collect();
+    let more_within = d.iter().filter(|&&x| x > 0.0).count();
+    let more_across = d.iter().filter(|&&x| x < 0.0).count();
+    if more_within <= more_across {
+        return None;
+    }
+    // The two-sided exact sign test halved: the one-sided tail of the side observed.
+    let p = crate::stats::hypothesis::sign_test(&d).ok()?.p_value / 2.0;
+    let same = within.iter().filter(|&&w| w).count();
+    let same_across = across.iter().filter(|&&a| a).count();
+    (p < REPEATED_CHOICES_ALPHA).then(|| {
+        format!(
+            "the choices within a batch were identical in {same} of {b} batches, against \
+             {same_across} of {b} pairs across batches (one-sided sign test p = {p:.1e}): the \
+             server's `n` may repeat one sample instead of drawing independent ones; set the \
+             model's `max_n: 1`, or check the server with scripts/n-choices-check.py"
+        )
+    })
+}
+
 /// A warning when the samples in the outcome set are few against its size: there no entropy
 /// interval is reliably calibrated (measured on the local models: 37 samples over 101 outcomes
 /// gave an NSB interval of [0.84, 1.64] nats for an exact entropy of 1.97).
@@ -337,6 +393,34 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Synthetic batches (test data for the check, not model output): `pairs[i]` are the two
+    /// choices of batch i.
+    fn texts(pairs: &[(&str, &str)]) -> Vec<Vec<String>> {
+        pairs
+            .iter()
+            .map(|(a, b)| vec![a.to_string(), b.to_string()])
+            .collect()
+    }
+
+    #[test]
+    fn repeated_choices_are_flagged_and_independent_ones_are_not() {
+        let words = ["7", "42", "13", "97", "3", "55", "21", "88", "64", "9"];
+        // Every batch one sample twice, over ten different samples: flagged.
+        let repeated: Vec<(&str, &str)> = (0..40).map(|i| (words[i % 10], words[i % 10])).collect();
+        let w = repeated_choices_warning(&texts(&repeated)).expect("flagged");
+        assert!(w.contains("identical in 40 of 40 batches"), "{w}");
+        // Independent-looking choices: agreements as often within as across.
+        let mixed: Vec<(&str, &str)> = (0..40)
+            .map(|i| (words[i % 10], words[(i * 7 + 3) % 10]))
+            .collect();
+        assert_eq!(repeated_choices_warning(&texts(&mixed)), None);
+        // A collapsed distribution agrees everywhere: no evidence either way, no warning.
+        let collapsed: Vec<(&str, &str)> = (0..40).map(|_| ("97", "97")).collect();
+        assert_eq!(repeated_choices_warning(&texts(&collapsed)), None);
+        // Too few batches to tell: no warning.
+        assert_eq!(repeated_choices_warning(&texts(&repeated[..5])), None);
     }
 
     #[test]

@@ -330,6 +330,11 @@ fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
     let (ls, rs) = (lm.sampled.as_ref().unwrap(), rm.sampled.as_ref().unwrap());
     assert_eq!((&ls.counts, ls.other), (&rs.counts, rs.other));
     assert_eq!(lm.entropy, rm.entropy);
+    assert!(
+        !lm.warnings.iter().any(|w| w.contains("may repeat one sample")),
+        "{:?}",
+        lm.warnings
+    );
     let verdicts = |e: &[modecollapse::evaluate::ExpectationResult]| {
         e.iter().map(|x| x.verdict).collect::<Vec<_>>()
     };
