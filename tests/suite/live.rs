@@ -331,7 +331,9 @@ fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
     assert_eq!((&ls.counts, ls.other), (&rs.counts, rs.other));
     assert_eq!(lm.entropy, rm.entropy);
     assert!(
-        !lm.warnings.iter().any(|w| w.contains("may repeat one sample")),
+        !lm.warnings
+            .iter()
+            .any(|w| w.contains("may repeat one sample")),
         "{:?}",
         lm.warnings
     );
