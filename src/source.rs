@@ -236,7 +236,7 @@ impl Source {
         batch: &[SampleRequest],
     ) -> Result<FetchedBatch, FetchError> {
         let first = batch.first().expect("a batch has at least one sample");
-        debug_assert_eq!(
+        assert_eq!(
             batch.len(),
             first.n() as usize,
             "a batch holds its n samples"
