@@ -106,6 +106,20 @@ pub enum ClientError {
         /// What was missing or malformed.
         message: String,
     },
+    /// The server answered a request for `n` completions with another number of choices;
+    /// nothing of it is recorded (which choice answers which sample would be a guess).
+    #[error(
+        "failed to get {asked} completions from {url}: the response has {got} choice(s); if the \
+         server caps `n`, set the model's `max_n` to its cap (llama.cpp: its slots, n_parallel)"
+    )]
+    ChoiceCount {
+        /// The endpoint URL.
+        url: String,
+        /// Choices asked for (`n`).
+        asked: u32,
+        /// Choices returned.
+        got: usize,
+    },
 }
 
 /// Failure reading or writing recordings.

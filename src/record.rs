@@ -26,7 +26,7 @@
 
 use crate::error::RecordError;
 use crate::request::{
-    Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs, TopToken,
+    Batch, Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs, TopToken,
 };
 use crate::spec::Api;
 use serde::{Deserialize, Serialize};
@@ -81,13 +81,17 @@ struct PromptLine {
 #[derive(Serialize, Deserialize)]
 struct TokenRow(Option<u32>, String, f32);
 
-/// Sampling settings of a sample line.
+/// Sampling settings of a sample line. `batch` is written only for a sample that came from a
+/// request with `n > 1`, so lines of unbatched samples (all lines before batches existed) read
+/// and write exactly as before.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SampleParams {
     temperature: f64,
     max_tokens: u32,
     seed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<Batch>,
 }
 
 /// The completion of a sample line.
@@ -383,13 +387,14 @@ fn sort_key(req: &Request) -> (String, u8, Vec<u32>, String, u64, u64) {
             u64::from(r.top_k),
             0,
         ),
+        // A batch's samples follow each other in choice order; unbatched samples sort as before.
         Request::Sample(r) => (
             text_id(&r.prompt),
             1,
             Vec::new(),
             format!("{}:{}", r.temperature, r.max_tokens),
             r.seed,
-            0,
+            r.batch.map_or(0, |b| u64::from(b.index)),
         ),
     }
 }
@@ -429,6 +434,7 @@ fn entry_to_line(key: &str, req: &Request, rec: &Recorded) -> ResponseLine {
                 temperature: r.temperature,
                 max_tokens: r.max_tokens,
                 seed: r.seed,
+                batch: r.batch,
             });
             line.completion = Some(CompletionRow {
                 text: c.text.clone(),
@@ -493,7 +499,11 @@ fn line_to_entry(
                 temperature: p.temperature,
                 max_tokens: p.max_tokens,
                 seed: p.seed,
+                batch: p.batch,
             };
+            if request.batch.is_some_and(|b| b.n < 2 || b.index >= b.n) {
+                return Err("a sample's batch needs n >= 2 and an index below n".into());
+            }
             let completion = Completion {
                 text: c.text,
                 finish_reason: c.finish,
@@ -874,6 +884,7 @@ mod tests {
             temperature: 1.0,
             max_tokens: 8,
             seed: 3,
+            batch: None,
         });
         let completion = Recorded {
             response: Response::Sample(Completion {
@@ -894,6 +905,52 @@ mod tests {
         let fresh = RecordingStore::new(dir.path());
         assert_eq!(fresh.get("s", "m", &sample).unwrap(), Some(completion));
         assert_ne!(sample.key(), request(vec![]).key());
+        // The line of an unbatched sample has no `batch` field: the format is unchanged.
+        assert!(!text.contains("batch"), "{text}");
+    }
+
+    #[test]
+    fn batched_sample_lines_record_their_batch_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordingStore::new(dir.path());
+        let choice = |index, text: &str| {
+            let req = Request::Sample(SampleRequest {
+                api: Api::Completions,
+                model: "m".into(),
+                prompt: "Q: x\nA:".into(),
+                temperature: 1.0,
+                max_tokens: 8,
+                seed: 5,
+                batch: Some(Batch { n: 2, index }),
+            });
+            let rec = Recorded {
+                response: Response::Sample(Completion {
+                    text: text.into(),
+                    finish_reason: Some("length".into()),
+                    model_id: None,
+                    fingerprint: None,
+                }),
+                recorded: "2026-11-27".into(),
+            };
+            (req, rec)
+        };
+        let (a, ra) = choice(0, " 7");
+        let (b, rb) = choice(1, " 8");
+        store.put("s", "m", &b, rb.clone()).unwrap();
+        store.put("s", "m", &a, ra.clone()).unwrap();
+        store.flush().unwrap();
+        let text = std::fs::read_to_string(store.path_for("s", "m")).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("\"sample\"")).collect();
+        // Choice order, each line naming its batch.
+        assert!(lines[0].contains(r#""batch":{"n":2,"index":0}"#), "{text}");
+        assert!(lines[1].contains(r#""batch":{"n":2,"index":1}"#), "{text}");
+        let fresh = RecordingStore::new(dir.path());
+        assert_eq!(fresh.get("s", "m", &a).unwrap(), Some(ra));
+        assert_eq!(fresh.get("s", "m", &b).unwrap(), Some(rb));
+        // A batch index outside its batch is refused on load, never used.
+        let bad = text.replace(r#""n":2,"index":1"#, r#""n":2,"index":2"#);
+        let err = read_error(dir.path(), &bad);
+        assert!(err.contains("an index below n"), "{err}");
     }
 
     #[test]

@@ -54,8 +54,31 @@ pub struct SampleRequest {
     pub temperature: f64,
     /// Longest completion, in tokens.
     pub max_tokens: u32,
-    /// The seed of this sample (the spec's seed plus the sample's index).
+    /// The seed of this sample (the spec's seed plus the sample's index); for a batch, the
+    /// seed of its first sample, which is the seed the one request of the batch sends.
     pub seed: u64,
+    /// Where this sample sits in a batch answered by one request with `n` choices (the model's
+    /// `max_n`); `None` for a sample requested alone. Serialised only when present, so the key
+    /// of every unbatched sample is what it was before batches existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
+}
+
+/// A sample's place in a batch: one request with `"n": n` whose choice `index` it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// Choices the batch's request asks for (at least 2).
+    pub n: u32,
+    /// This sample's choice, `0..n`.
+    pub index: u32,
+}
+
+impl SampleRequest {
+    /// Choices the request for this sample asks for: the batch's `n`, or 1.
+    pub fn n(&self) -> u32 {
+        self.batch.map_or(1, |b| b.n)
+    }
 }
 
 /// A sampled completion.
@@ -121,10 +144,15 @@ impl Request {
                 format!("top {} logprobs after {:?}", r.top_k, r.continuation_text)
             }
             Request::Logprobs(r) => format!("top {} logprobs at the end of the prompt", r.top_k),
-            Request::Sample(r) => format!(
-                "sample with seed {}, temperature {}, max_tokens {}",
-                r.seed, r.temperature, r.max_tokens
-            ),
+            Request::Sample(r) => {
+                let batch = r.batch.map_or(String::new(), |b| {
+                    format!(" (choice {} of a batch of n = {})", b.index, b.n)
+                });
+                format!(
+                    "sample with seed {}{batch}, temperature {}, max_tokens {}",
+                    r.seed, r.temperature, r.max_tokens
+                )
+            }
         };
         format!("request {}: {what}", self.key())
     }
@@ -189,6 +217,34 @@ pub struct TopLogprobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample(seed: u64, batch: Option<Batch>) -> Request {
+        Request::Sample(SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            temperature: 1.0,
+            max_tokens: 6,
+            seed,
+            batch,
+        })
+    }
+
+    #[test]
+    fn unbatched_sample_keys_are_unchanged_and_batches_have_their_own() {
+        // The key of a sample without a batch, as computed before batches existed (the
+        // committed recordings hold keys like it): the batch field must not alter it.
+        assert_eq!(sample(1, None).key(), "ac283c6370c71a7ecb3920e59aa83e28");
+        let b = |n, index| Some(Batch { n, index });
+        let keys = [
+            sample(1, None).key(),
+            sample(1, b(2, 0)).key(),
+            sample(1, b(2, 1)).key(),
+            sample(1, b(3, 0)).key(),
+        ];
+        let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+    }
 
     #[test]
     fn key_depends_on_every_field_and_is_stable() {

@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::error::{ClientError, RecordError};
 use crate::record::{Recorded, RecordingStore, today_utc};
-use crate::request::{Request, Response, TopLogprobs};
+use crate::request::{Request, Response, SampleRequest, TopLogprobs};
 use crate::spec::{ModelEntry, ModelStatus};
 use serde::Serialize;
 use std::sync::Arc;
@@ -55,6 +55,15 @@ pub struct Fetched {
     pub recorded: String,
     /// Whether it was requested from a server in this run.
     pub live: bool,
+}
+
+/// The responses to the samples of one batch, in choice order.
+#[derive(Debug, Clone)]
+pub struct FetchedBatch {
+    /// One response per sample of the batch.
+    pub fetched: Vec<Fetched>,
+    /// Whether a request was sent to a server for it (once per batch, whatever its size).
+    pub live_request: bool,
 }
 
 /// Why a response could not be had.
@@ -210,6 +219,105 @@ impl Source {
             response,
             recorded,
             live: true,
+        })
+    }
+
+    /// The responses to one batch of samples: the requests of choices `0..n` of one batch (see
+    /// [`crate::request::Batch`]), or a single unbatched sample. Recorded responses are used as
+    /// [`Source::fetch`] uses them; when any choice is missing (or in refresh mode), the batch
+    /// is requested again with ONE live request, which counts once against the budget, and each
+    /// choice is stored under its own key. Choices already recorded keep their recording (on
+    /// record, only what is missing is written), so a batch cut in half by an interrupted or
+    /// merged run is completed without rewriting the half it had.
+    pub async fn fetch_batch(
+        &self,
+        model_set: &str,
+        model: &ModelEntry,
+        batch: &[SampleRequest],
+    ) -> Result<FetchedBatch, FetchError> {
+        let first = batch.first().expect("a batch has at least one sample");
+        assert_eq!(
+            batch.len(),
+            first.n() as usize,
+            "a batch holds its n samples"
+        );
+        let requests: Vec<Request> = batch.iter().cloned().map(Request::Sample).collect();
+        let use_recordings = self.mode != Mode::Live;
+        let may_request = self.mode.contacts_servers() && model.status == ModelStatus::Live;
+        let mut have: Vec<Option<Recorded>> = vec![None; requests.len()];
+        if use_recordings && (self.mode != Mode::Refresh || !may_request) {
+            for (slot, req) in have.iter_mut().zip(&requests) {
+                *slot = self.store.get(model_set, &model.name, req)?;
+            }
+            if have.iter().all(Option::is_some) {
+                let fetched = have
+                    .into_iter()
+                    .flatten()
+                    .map(|Recorded { response, recorded }| Fetched {
+                        response,
+                        recorded,
+                        live: false,
+                    })
+                    .collect();
+                return Ok(FetchedBatch {
+                    fetched,
+                    live_request: false,
+                });
+            }
+        }
+        if !may_request {
+            return Err(FetchError::Missing);
+        }
+        let client = self.client.as_ref().ok_or(FetchError::Missing)?;
+        let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(budget) = self.budget
+            && n >= budget
+        {
+            return Err(FetchError::Budget(budget));
+        }
+        let choices = client
+            .complete_batch(model, first)
+            .await
+            .map_err(|source| FetchError::Client {
+                request: requests[0].describe(),
+                source,
+            })?;
+        let today = today_utc();
+        let mut fetched = Vec::with_capacity(requests.len());
+        // The client returns exactly n choices, in index order.
+        for ((req, kept), choice) in requests.iter().zip(have).zip(choices) {
+            if let Some(Recorded { response, recorded }) = kept {
+                fetched.push(Fetched {
+                    response,
+                    recorded,
+                    live: false,
+                });
+                continue;
+            }
+            let response = Response::Sample(choice);
+            if use_recordings {
+                self.store.put(
+                    model_set,
+                    &model.name,
+                    req,
+                    Recorded {
+                        response: response.clone(),
+                        recorded: today.clone(),
+                    },
+                )?;
+            }
+            fetched.push(Fetched {
+                response,
+                recorded: today.clone(),
+                live: true,
+            });
+        }
+        if let Some(hook) = &self.on_live_request {
+            hook();
+        }
+        Ok(FetchedBatch {
+            fetched,
+            live_request: true,
         })
     }
 

@@ -5,9 +5,9 @@
 //! error: errors carry the URL (which holds no key) and the start of the response body.
 
 use super::retry::{RetryPolicy, retry_after_secs, transient_status};
-use super::wire::{parse_completion, parse_response, request_body, sample_body};
+use super::wire::{WireError, parse_completions, parse_response, request_body, sample_body};
 use crate::error::ClientError;
-use crate::request::{LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
+use crate::request::{Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
 use crate::spec::{Api, ModelEntry};
 use std::time::Duration;
 
@@ -71,11 +71,16 @@ impl Client {
         Ok(Client { http, options })
     }
 
-    /// Sends any request and returns the response of its kind.
+    /// Sends any request and returns the response of its kind. A sample of a batch gets the
+    /// choice it stands for; [`Client::complete_batch`] gets every choice with one request.
     pub async fn send(&self, model: &ModelEntry, req: &Request) -> Result<Response, ClientError> {
         match req {
             Request::Logprobs(r) => self.top_logprobs(model, r).await.map(Response::Logprobs),
-            Request::Sample(r) => self.complete(model, r).await.map(Response::Sample),
+            Request::Sample(r) => {
+                let index = r.batch.map_or(0, |b| b.index) as usize;
+                let mut choices = self.complete_batch(model, r).await?;
+                Ok(Response::Sample(choices.swap_remove(index)))
+            }
         }
     }
 
@@ -89,20 +94,22 @@ impl Client {
         let want_ids = !req.continuation_ids.is_empty()
             || model.provider.takes_token_ids() && req.api == Api::Completions;
         self.post(model, req.api, &body, |bytes| {
-            parse_response(bytes, want_ids, req.top_k)
+            parse_response(bytes, want_ids, req.top_k).map_err(WireError::Shape)
         })
         .await
     }
 
-    /// Asks a model for one sampled completion.
-    pub async fn complete(
+    /// Asks a model for the completions of a sample's request: one request with `"n"` = the
+    /// batch's size (1 for a sample alone), every choice in `index` order. Another number of
+    /// choices than asked is a [`ClientError::ChoiceCount`].
+    pub async fn complete_batch(
         &self,
         model: &ModelEntry,
         req: &SampleRequest,
-    ) -> Result<crate::request::Completion, ClientError> {
+    ) -> Result<Vec<Completion>, ClientError> {
         let body = sample_body(model.provider, req);
         self.post(model, req.api, &body, |bytes| {
-            parse_completion(bytes, req.api)
+            parse_completions(bytes, req.api, req.n())
         })
         .await
     }
@@ -113,7 +120,7 @@ impl Client {
         model: &ModelEntry,
         api: Api,
         body: &serde_json::Value,
-        parse: impl Fn(&[u8]) -> Result<T, String>,
+        parse: impl Fn(&[u8]) -> Result<T, WireError>,
     ) -> Result<T, ClientError> {
         let path = match api {
             Api::Completions => "completions",
@@ -193,9 +200,16 @@ impl Client {
                             });
                         }
                         Ok(bytes) if status == 200 => {
-                            return parse(&bytes).map_err(|message| ClientError::Shape {
-                                url: url_text.clone(),
-                                message: redact(&message, key.as_deref()),
+                            return parse(&bytes).map_err(|e| match e {
+                                WireError::Shape(message) => ClientError::Shape {
+                                    url: url_text.clone(),
+                                    message: redact(&message, key.as_deref()),
+                                },
+                                WireError::ChoiceCount { asked, got } => ClientError::ChoiceCount {
+                                    url: url_text.clone(),
+                                    asked,
+                                    got,
+                                },
                             });
                         }
                         Ok(bytes) => {

@@ -12,5 +12,8 @@ pub use retry::RetryPolicy;
 /// stable interface.
 #[doc(hidden)]
 pub mod parse {
-    pub use super::wire::{parse_completion as completion, parse_response as logprobs};
+    pub use super::wire::{
+        WireError, parse_completion as completion, parse_completions as completions,
+        parse_response as logprobs,
+    };
 }

@@ -60,8 +60,9 @@ pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
     };
     body["max_tokens"] = json!(req.max_tokens);
     body["temperature"] = json!(req.temperature);
+    // A batch sends the seed of its first sample and asks for all its choices at once.
     body["seed"] = json!(req.seed);
-    body["n"] = json!(1);
+    body["n"] = json!(req.n());
     body["top_p"] = json!(1.0);
     if provider == Provider::LlamaCpp {
         // The same reason as for logprobs: a sample must not depend on the previous request.
@@ -85,21 +86,108 @@ struct ChatMessage {
     content: Option<String>,
 }
 
+/// Why a response body could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireError {
+    /// The body is not the response shape; the message says what is missing.
+    Shape(String),
+    /// The server answered with another number of choices than the request's `n`.
+    ChoiceCount {
+        /// Choices asked for.
+        asked: u32,
+        /// Choices returned.
+        got: usize,
+    },
+}
+
+impl From<String> for WireError {
+    fn from(message: String) -> WireError {
+        WireError::Shape(message)
+    }
+}
+
+impl From<&str> for WireError {
+    fn from(message: &str) -> WireError {
+        WireError::Shape(message.to_string())
+    }
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Shape(m) => f.write_str(m),
+            WireError::ChoiceCount { asked, got } => {
+                write!(
+                    f,
+                    "{got} choices in the response where n = {asked} were asked"
+                )
+            }
+        }
+    }
+}
+
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
 pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
     let (resp, choice) = first_choice(body)?;
+    completion_of(&resp, choice, 0, api)
+}
+
+/// Parses the `n` sampled completions of a request that asked for `n` choices, in the order
+/// of their `index` (position where a server sends none). A server that returns another number
+/// of choices, or indices that are not `0..n` once each, is refused: recording its choices
+/// under the request's keys would record samples it was not asked for.
+pub fn parse_completions(body: &[u8], api: Api, n: u32) -> Result<Vec<Completion>, WireError> {
+    let mut resp: Response =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let choices = std::mem::take(&mut resp.choices);
+    if choices.is_empty() {
+        return Err("no choices in the response".into());
+    }
+    if choices.len() != n as usize {
+        return Err(WireError::ChoiceCount {
+            asked: n,
+            got: choices.len(),
+        });
+    }
+    let mut slots: Vec<Option<Completion>> = vec![None; n as usize];
+    for (position, choice) in choices.into_iter().enumerate() {
+        let index = choice.index.map_or(position, |i| i as usize);
+        let completion = completion_of(&resp, choice, index, api)?;
+        match slots.get_mut(index) {
+            Some(slot @ None) => *slot = Some(completion),
+            Some(Some(_)) => return Err(format!("choice index {index} appears twice").into()),
+            None => {
+                return Err(format!("choice index {index} is outside 0..{n}").into());
+            }
+        }
+    }
+    Ok(slots
+        .into_iter()
+        .map(|c| c.expect("n distinct indices below n"))
+        .collect())
+}
+
+/// The completion of one choice.
+fn completion_of(
+    resp: &Response,
+    choice: Choice,
+    index: usize,
+    api: Api,
+) -> Result<Completion, String> {
     let text = match api {
-        Api::Completions => choice.text.ok_or("no `text` in choices[0]")?,
+        Api::Completions => choice
+            .text
+            .ok_or_else(|| format!("no `text` in choices[{index}]"))?,
         Api::Chat => choice
             .message
             .and_then(|m| m.content)
-            .ok_or("no `message.content` in choices[0]")?,
+            .ok_or_else(|| format!("no `message.content` in choices[{index}]"))?,
     };
     Ok(Completion {
         text,
         finish_reason: choice.finish_reason,
-        model_id: resp.model,
-        fingerprint: resp.system_fingerprint,
+        model_id: resp.model.clone(),
+        fingerprint: resp.system_fingerprint.clone(),
     })
 }
 
@@ -114,6 +202,8 @@ struct Response {
 
 #[derive(Deserialize)]
 struct Choice {
+    /// The choice's place among the `n` asked for.
+    index: Option<u32>,
     logprobs: Option<Logprobs>,
     text: Option<String>,
     message: Option<ChatMessage>,
@@ -337,6 +427,95 @@ mod tests {
                 .unwrap_err()
                 .contains("no `text`")
         );
+    }
+
+    /// A real response: gemma-3-270m on a two-slot llama.cpp server, asked for n = 2 with
+    /// seed 1 (`tests/fixtures/wire/capture_sample_n2.py`).
+    const N2_FIXTURE: &[u8] =
+        include_bytes!("../../tests/fixtures/wire/gemma-sample-qa-seed1-n2.json");
+
+    #[test]
+    fn parses_every_choice_of_a_real_n2_response() {
+        let c = parse_completions(N2_FIXTURE, Api::Completions, 2).unwrap();
+        assert_eq!(c.len(), 2);
+        // Choice 0 is the committed recording of seed 1, choice 1 that of seed 2 (both
+        // recorded one request each on a one-slot server): llama.cpp seeds choice j with
+        // seed + j, so the two choices are two independent samples, not one sample twice.
+        assert_eq!(c[0].text, ":0..~10");
+        assert_eq!(c[1].text, " between 0 and 1");
+        assert!(c.iter().all(|c| !c.ended()));
+        assert!(
+            c[0].model_id
+                .as_deref()
+                .unwrap()
+                .ends_with("gemma-3-270m-q4_k_m.gguf")
+        );
+        assert_eq!(c[1].fingerprint.as_deref(), Some("b0-unknown"));
+        // Asked for another n, the same body is refused with the typed error.
+        assert_eq!(
+            parse_completions(N2_FIXTURE, Api::Completions, 3).unwrap_err(),
+            WireError::ChoiceCount { asked: 3, got: 2 }
+        );
+        assert_eq!(
+            parse_completions(N2_FIXTURE, Api::Completions, 1).unwrap_err(),
+            WireError::ChoiceCount { asked: 1, got: 2 }
+        );
+    }
+
+    #[test]
+    fn choices_are_ordered_by_index_and_checked() {
+        // Synthetic bodies: parsing edge cases only, never model output.
+        let swapped = br#"{"choices":[{"text":"b","index":1},{"text":"a","index":0}]}"#;
+        let c = parse_completions(swapped, Api::Completions, 2).unwrap();
+        assert_eq!((c[0].text.as_str(), c[1].text.as_str()), ("a", "b"));
+        let no_index = br#"{"choices":[{"text":"a"},{"text":"b"}]}"#;
+        let c = parse_completions(no_index, Api::Completions, 2).unwrap();
+        assert_eq!((c[0].text.as_str(), c[1].text.as_str()), ("a", "b"));
+        let twice = br#"{"choices":[{"text":"a","index":0},{"text":"b","index":0}]}"#;
+        assert!(
+            parse_completions(twice, Api::Completions, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("index 0 appears twice")
+        );
+        let outside = br#"{"choices":[{"text":"a","index":0},{"text":"b","index":2}]}"#;
+        assert!(
+            parse_completions(outside, Api::Completions, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("outside 0..2")
+        );
+        let chat =
+            br#"{"choices":[{"message":{"content":"x"},"index":0},{"message":{},"index":1}]}"#;
+        assert!(
+            parse_completions(chat, Api::Chat, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("no `message.content` in choices[1]")
+        );
+        assert_eq!(
+            parse_completions(br#"{"choices":[{"text":"a"}]}"#, Api::Completions, 2)
+                .unwrap_err()
+                .to_string(),
+            "1 choices in the response where n = 2 were asked"
+        );
+    }
+
+    #[test]
+    fn a_batch_sends_n_and_its_first_seed() {
+        let req = SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "Q".into(),
+            temperature: 1.0,
+            max_tokens: 6,
+            seed: 7,
+            batch: Some(crate::request::Batch { n: 2, index: 1 }),
+        };
+        let body = sample_body(Provider::LlamaCpp, &req);
+        assert_eq!((&body["n"], &body["seed"]), (&json!(2), &json!(7)));
+        let alone = SampleRequest { batch: None, ..req };
+        assert_eq!(sample_body(Provider::Openai, &alone)["n"], json!(1));
     }
 
     #[test]

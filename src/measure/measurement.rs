@@ -2,7 +2,7 @@
 
 use super::{enumerate, next_token, sample};
 use crate::error::MeasureError;
-use crate::source::{FetchError, Fetched, Source};
+use crate::source::{FetchError, Fetched, FetchedBatch, Source};
 use crate::spec::{ClaimSpec, Method, ModelEntry, OutcomeSet, PromptSpec, RealMetric};
 use crate::stats::{Interval, MassBounds};
 use std::collections::BTreeSet;
@@ -150,6 +150,20 @@ impl FetchLog {
     pub fn note(&mut self, f: &Fetched) {
         self.requests += 1;
         self.live += u32::from(f.live);
+        self.note_response(f);
+    }
+
+    /// Notes a batch of samples: one request (live or not), however many samples it holds.
+    pub fn note_batch(&mut self, b: &FetchedBatch) {
+        self.requests += 1;
+        self.live += u32::from(b.live_request);
+        for f in &b.fetched {
+            self.note_response(f);
+        }
+    }
+
+    /// Notes what identifies a response's model and when it was recorded.
+    fn note_response(&mut self, f: &Fetched) {
         self.model_ids
             .extend(f.response.model_id().map(str::to_string));
         self.fingerprints
@@ -205,6 +219,7 @@ pub async fn measure(
                     interval: interval.as_deref(),
                     resamples: *resamples,
                     level: *level,
+                    max_n: target.model.max_n,
                 },
             )
             .await

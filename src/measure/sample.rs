@@ -1,5 +1,10 @@
 //! The `sample` method: N seeded completions per (model, prompt), outcomes read from the text.
 //!
+//! Sample i has seed `seed + i`. With the model's `max_n` > 1, samples i..i+n are one request
+//! with `"n": n` and the seed of sample i (on llama.cpp, measured: choice j of that request is
+//! the sample a lone request with seed `seed + i + j` gives, so the samples are the same
+//! independent draws either way); each is recorded under its own key, which names its batch.
+//!
 //! Each completion is classified with the same definition as the logprob methods (a completion
 //! " 97." is 97; one cut off by `max_tokens` right after digits is no outcome, since more digits
 //! could have followed). Completions that are no outcome are counted, never dropped: they are
@@ -9,7 +14,7 @@
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::{Request, Response, SampleRequest};
+use crate::request::{Batch, Response, SampleRequest};
 use crate::source::Source;
 use crate::stats::Interval;
 use crate::stats::estimators::{Estimator, nsb};
@@ -27,6 +32,8 @@ pub(super) struct Params<'a> {
     pub interval: Option<&'a str>,
     pub resamples: u32,
     pub level: f64,
+    /// Completions per request (the model's `max_n`).
+    pub max_n: u32,
 }
 
 /// Recordings are flushed after every this many completions, so an interrupted run keeps them.
@@ -38,45 +45,82 @@ pub(super) async fn measure(
     p: Params<'_>,
 ) -> Result<Measurement, MeasureError> {
     let outcomes = &t.spec.outcomes;
-    let requests: Vec<Request> = (0..u64::from(p.samples))
-        .map(|i| {
-            Request::Sample(SampleRequest {
-                api: t.model.api,
-                model: t.model.model.clone(),
-                prompt: t.prompt.text.clone(),
-                temperature: p.temperature,
-                max_tokens: p.max_tokens,
-                seed: p.seed.wrapping_add(i),
-            })
-        })
-        .collect();
+    let batches = batches(
+        &SampleRequest {
+            api: t.model.api,
+            model: t.model.model.clone(),
+            prompt: t.prompt.text.clone(),
+            temperature: p.temperature,
+            max_tokens: p.max_tokens,
+            seed: p.seed,
+            batch: None,
+        },
+        p.samples,
+        p.max_n,
+    );
     let mut counts = vec![0u64; outcomes.len()];
     let mut other = 0u64;
     let mut log = FetchLog::default();
-    for batch in requests.chunks(FLUSH_EVERY) {
+    // The texts of each batch of two or more, for the check that its choices are independent.
+    let mut batch_texts: Vec<Vec<String>> = Vec::new();
+    // Flush about every FLUSH_EVERY completions, whatever the batch size.
+    let per_flush = FLUSH_EVERY.div_ceil(p.max_n.max(1) as usize);
+    for group in batches.chunks(per_flush) {
         let fetched: Vec<_> = futures::stream::iter(
-            batch
+            group
                 .iter()
-                .map(|req| source.fetch(t.model_set, t.model, req)),
+                .map(|batch| source.fetch_batch(t.model_set, t.model, batch)),
         )
         .buffered(t.model.concurrency.max(1) as usize)
         .collect()
         .await;
         source.flush()?;
-        for f in fetched {
-            let f = f.map_err(|e| t.fail(e))?;
-            log.note(&f);
-            let Response::Sample(c) = &f.response else {
-                unreachable!("a sample request answered with logprobs");
-            };
-            match outcomes.classify_completion(&c.text, c.ended()) {
-                Some(n) => counts[n] += 1,
-                None => other += 1,
+        for b in fetched {
+            let b = b.map_err(|e| t.fail(e))?;
+            log.note_batch(&b);
+            let mut texts = Vec::with_capacity(b.fetched.len());
+            for f in &b.fetched {
+                let Response::Sample(c) = &f.response else {
+                    unreachable!("a sample request answered with logprobs");
+                };
+                match outcomes.classify_completion(&c.text, c.ended()) {
+                    Some(n) => counts[n] += 1,
+                    None => other += 1,
+                }
+                texts.push(c.text.clone());
+            }
+            if texts.len() > 1 {
+                batch_texts.push(texts);
             }
         }
     }
-    figures(&p, counts, other, &log)
-        .map_err(|e| t.unsupported(format!("failed to compute a figure: {e}")))
+    let mut m = figures(&p, counts, other, &log)
+        .map_err(|e| t.unsupported(format!("failed to compute a figure: {e}")))?;
+    m.warnings.extend(repeated_choices_warning(&batch_texts));
+    Ok(m)
+}
+
+/// The requests of `samples` samples grouped into batches of at most `max_n`: samples
+/// i..i+n form one batch whose requests all carry the seed of sample i, choice j being
+/// sample i + j. A batch of one (`max_n` 1, or the last sample of an odd count) is a plain
+/// sample without a batch, keyed exactly as before batches existed. The grouping depends only
+/// on the spec and `max_n`, so a replay finds the same keys.
+fn batches(template: &SampleRequest, samples: u32, max_n: u32) -> Vec<Vec<SampleRequest>> {
+    let max_n = max_n.max(1);
+    (0..samples)
+        .step_by(max_n as usize)
+        .map(|i| {
+            let n = max_n.min(samples - i);
+            let seed = template.seed.wrapping_add(u64::from(i));
+            (0..n)
+                .map(|index| SampleRequest {
+                    seed,
+                    batch: (n > 1).then_some(Batch { n, index }),
+                    ..template.clone()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn figures(
@@ -255,6 +299,53 @@ pub fn entropy_figure(
     })
 }
 
+/// One-sided p-value below which [`repeated_choices_warning`] warns: a false alarm on a
+/// server with independent choices about once in a thousand batched measurements.
+const REPEATED_CHOICES_ALPHA: f64 = 1e-3;
+
+/// A warning when the choices of a batch look like one sample repeated rather than independent
+/// samples: a server that seeds every choice of a request alike would return the same text n
+/// times, and every batch would count one draw n times. Measured on llama.cpp, choice j gets
+/// seed + j (independent); OpenAI and vLLM were not measured here, and a vLLM user reported
+/// identical choices (vllm-project/vllm#10852), so every batched measurement is checked.
+///
+/// The check: under independence, choices 0 and 1 of a batch agree as often as choice 0 of a
+/// batch and choice 1 of the next (both are two independent draws of the same distribution).
+/// A one-sided sign test over the batches compares the two; repeated choices agree within
+/// every batch and only by chance across, so they show as many more agreements within.
+fn repeated_choices_warning(batches: &[Vec<String>]) -> Option<String> {
+    let b = batches.len();
+    if b < 2 {
+        return None;
+    }
+    let within: Vec<bool> = batches.iter().map(|t| t[0] == t[1]).collect();
+    let across: Vec<bool> = (0..b)
+        .map(|i| batches[i][0] == batches[(i + 1) % b][1])
+        .collect();
+    let d: Vec<f64> = within
+        .iter()
+        .zip(&across)
+        .map(|(&w, &a)| f64::from(u8::from(w)) - f64::from(u8::from(a)))
+        .collect();
+    let more_within = d.iter().filter(|&&x| x > 0.0).count();
+    let more_across = d.iter().filter(|&&x| x < 0.0).count();
+    if more_within <= more_across {
+        return None;
+    }
+    // The two-sided exact sign test halved: the one-sided tail of the side observed.
+    let p = crate::stats::hypothesis::sign_test(&d).ok()?.p_value / 2.0;
+    let same = within.iter().filter(|&&w| w).count();
+    let same_across = across.iter().filter(|&&a| a).count();
+    (p < REPEATED_CHOICES_ALPHA).then(|| {
+        format!(
+            "the choices within a batch were identical in {same} of {b} batches, against \
+             {same_across} of {b} pairs across batches (one-sided sign test p = {p:.1e}): the \
+             server's `n` may repeat one sample instead of drawing independent ones; set the \
+             model's `max_n: 1`, or check the server with scripts/n-choices-check.py"
+        )
+    })
+}
+
 /// A warning when the samples in the outcome set are few against its size: there no entropy
 /// interval is reliably calibrated (measured on the local models: 37 samples over 101 outcomes
 /// gave an NSB interval of [0.84, 1.64] nats for an exact entropy of 1.97).
@@ -298,6 +389,7 @@ pub struct Sampled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Api;
 
     #[test]
     fn posterior_implies_nsb_and_augmented_takes_any_estimator() {
@@ -312,5 +404,93 @@ mod tests {
             assert!(f.entropy.low < f.entropy.point && f.entropy.point < f.entropy.high);
             assert!(f.entropy.high <= (counts.len() as f64).ln());
         }
+    }
+
+    fn template() -> SampleRequest {
+        SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            temperature: 1.0,
+            max_tokens: 6,
+            seed: 10,
+            batch: None,
+        }
+    }
+
+    /// (seed, (n, index)) of each request of a batch.
+    type Shape = Vec<(u64, Option<(u32, u32)>)>;
+
+    /// The shape of every batch.
+    fn shape(b: &[Vec<SampleRequest>]) -> Vec<Shape> {
+        b.iter()
+            .map(|batch| {
+                batch
+                    .iter()
+                    .map(|r| (r.seed, r.batch.map(|b| (b.n, b.index))))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Synthetic batches (test data for the check, not model output): `pairs[i]` are the two
+    /// choices of batch i.
+    fn texts(pairs: &[(&str, &str)]) -> Vec<Vec<String>> {
+        pairs
+            .iter()
+            .map(|(a, b)| vec![a.to_string(), b.to_string()])
+            .collect()
+    }
+
+    #[test]
+    fn repeated_choices_are_flagged_and_independent_ones_are_not() {
+        let words = ["7", "42", "13", "97", "3", "55", "21", "88", "64", "9"];
+        // Every batch one sample twice, over ten different samples: flagged.
+        let repeated: Vec<(&str, &str)> = (0..40).map(|i| (words[i % 10], words[i % 10])).collect();
+        let w = repeated_choices_warning(&texts(&repeated)).expect("flagged");
+        assert!(w.contains("identical in 40 of 40 batches"), "{w}");
+        // Independent-looking choices: agreements as often within as across.
+        let mixed: Vec<(&str, &str)> = (0..40)
+            .map(|i| (words[i % 10], words[(i * 7 + 3) % 10]))
+            .collect();
+        assert_eq!(repeated_choices_warning(&texts(&mixed)), None);
+        // A collapsed distribution agrees everywhere: no evidence either way, no warning.
+        let collapsed: Vec<(&str, &str)> = (0..40).map(|_| ("97", "97")).collect();
+        assert_eq!(repeated_choices_warning(&texts(&collapsed)), None);
+        // Too few batches to tell: no warning.
+        assert_eq!(repeated_choices_warning(&texts(&repeated[..5])), None);
+    }
+
+    #[test]
+    fn max_n_1_is_one_unbatched_request_per_sample() {
+        let b = batches(&template(), 3, 1);
+        assert_eq!(
+            shape(&b),
+            [vec![(10, None)], vec![(11, None)], vec![(12, None)]]
+        );
+    }
+
+    #[test]
+    fn batches_carry_the_seed_of_their_first_sample() {
+        let b = batches(&template(), 5, 2);
+        assert_eq!(
+            shape(&b),
+            [
+                vec![(10, Some((2, 0))), (10, Some((2, 1)))],
+                vec![(12, Some((2, 0))), (12, Some((2, 1)))],
+                // The odd sample out is a plain sample: the key max_n 1 gives it.
+                vec![(14, None)],
+            ]
+        );
+        // Every sample once, and no two requests alike: no sample can be a duplicate key.
+        let keys: std::collections::BTreeSet<_> = b
+            .iter()
+            .flatten()
+            .map(|r| crate::request::Request::Sample(r.clone()).key())
+            .collect();
+        assert_eq!(keys.len(), 5);
+        let b = batches(&template(), 7, 3);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(b[1][2].seed, 13);
     }
 }

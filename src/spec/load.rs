@@ -615,10 +615,10 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
                 ),
             ));
         }
-        if m.max_top_logprobs == 0 || m.concurrency == 0 {
+        if m.max_top_logprobs == 0 || m.concurrency == 0 || m.max_n == 0 {
             problems.push(at(
                 &format!("name: {}", m.name),
-                "`max_top_logprobs` and `concurrency` must be at least 1".into(),
+                "`max_top_logprobs`, `concurrency` and `max_n` must be at least 1".into(),
             ));
         }
     }

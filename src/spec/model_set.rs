@@ -52,6 +52,13 @@ pub struct ModelEntry {
     /// Requests in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
+    /// The most completions one `sample` request asks for (the API's `n`); default 1, one
+    /// request per sample. With `max_n: k`, samples i..i+k are one request with `"n": k` and
+    /// the seed of sample i. OpenAI and vLLM take n > 1; llama.cpp takes n up to its server's
+    /// slots (`n_parallel`) and refuses more. Changing it changes the recording keys of every
+    /// sampled measurement of the model (they record which batch a sample came from).
+    #[serde(default = "default_max_n", skip_serializing_if = "is_one")]
+    pub max_n: u32,
     /// Facts about the model that a reader of a report needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -59,6 +66,14 @@ pub struct ModelEntry {
 
 fn default_concurrency() -> u32 {
     2
+}
+
+fn default_max_n() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// The kind of server.

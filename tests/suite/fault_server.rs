@@ -74,6 +74,7 @@ enum Backend {
     Fixtures {
         logprobs: Arc<Value>,
         sample: Arc<Value>,
+        sample_n2: Arc<Value>,
     },
     /// A real server at this address (`host:port`).
     Upstream(String),
@@ -111,6 +112,11 @@ pub fn sample_fixture() -> Value {
     fixture("gemma-sample-qa-seed1.json")
 }
 
+/// A real response of gemma-3-270m (two slots) to a request for n = 2 samples.
+pub fn sample_n2_fixture() -> Value {
+    fixture("gemma-sample-qa-seed1-n2.json")
+}
+
 impl FaultServer {
     /// A responder serving the wire fixtures, on a free loopback port.
     pub fn fixtures() -> FaultServer {
@@ -119,6 +125,7 @@ impl FaultServer {
             Backend::Fixtures {
                 logprobs: Arc::new(logprobs_fixture()),
                 sample: Arc::new(sample_fixture()),
+                sample_n2: Arc::new(sample_n2_fixture()),
             },
         )
     }
@@ -136,6 +143,7 @@ impl FaultServer {
             Backend::Fixtures {
                 logprobs: Arc::new(logprobs_fixture()),
                 sample: Arc::new(sample_fixture()),
+                sample_n2: Arc::new(sample_n2_fixture()),
             },
         )
     }
@@ -286,7 +294,11 @@ fn respond(
 /// server would give), or from the upstream server.
 fn valid_answer(state: &State, req: &Incoming, body: &Value) -> std::io::Result<(u16, Vec<u8>)> {
     match &state.backend {
-        Backend::Fixtures { logprobs, sample } => {
+        Backend::Fixtures {
+            logprobs,
+            sample,
+            sample_n2,
+        } => {
             let answer = match body.get("logprobs").and_then(Value::as_u64) {
                 Some(k) => {
                     let mut v = (**logprobs).clone();
@@ -296,6 +308,9 @@ fn valid_answer(state: &State, req: &Incoming, body: &Value) -> std::io::Result<
                     top.truncate(k as usize);
                     v
                 }
+                // A request for two samples gets the real two-choice body; like llama.cpp
+                // with two slots, the responder takes no more.
+                None if body.get("n").and_then(Value::as_u64) == Some(2) => (**sample_n2).clone(),
                 None => (**sample).clone(),
             };
             Ok((200, serde_json::to_vec(&answer).unwrap()))

@@ -496,6 +496,7 @@ fn a_sampled_completion_of_the_wrong_shape_is_not_recorded() {
         temperature: 1.0,
         max_tokens: 6,
         seed: 2,
+        batch: None,
     });
     assert_names_the_request(&err, 1, &second);
     assert!(err.contains("sample with seed 2"), "{err}");

@@ -377,7 +377,7 @@ fn edit_json(v: &mut Value, edit: &JsonEdit) {
 }
 
 /// Real bodies, smaller: the logprobs fixture cut to its first 40 candidates (mutations then
-/// reach every level of it), and the sample fixture.
+/// reach every level of it), and the sample fixtures (one choice, and two).
 fn wire_seeds() -> Vec<Value> {
     let mut logprobs = crate::fault_server::logprobs_fixture();
     if let Some(top) =
@@ -387,7 +387,12 @@ fn wire_seeds() -> Vec<Value> {
     }
     let legacy = serde_json::json!({"model": "text-davinci-003", "choices": [{"logprobs": {
         "tokens": [" 97"], "top_logprobs": [{" 97": -0.1, " 42": -3.0, "\n": -4.5}]}}]});
-    vec![logprobs, crate::fault_server::sample_fixture(), legacy]
+    vec![
+        logprobs,
+        crate::fault_server::sample_fixture(),
+        crate::fault_server::sample_n2_fixture(),
+        legacy,
+    ]
 }
 
 fn wire_input() -> impl Strategy<Value = Vec<u8>> {
@@ -427,6 +432,12 @@ fn wire_target(cases: u32) -> usize {
             }
             let _ = parse::completion(&bytes, Api::Completions);
             let _ = parse::completion(&bytes, Api::Chat);
+            // A batch's parser: whatever the body, it yields exactly n completions or an error.
+            for n in 1..=3 {
+                if let Ok(c) = parse::completions(&bytes, Api::Completions, n) {
+                    prop_assert_eq!(c.len(), n as usize);
+                }
+            }
             Ok(())
         },
     );

@@ -1,7 +1,8 @@
 //! Tests that need the local llama.cpp servers (`scripts/local-models.sh up`). They are
 //! `#[ignore]`d so that `cargo test` never needs a server; `.ci/run` starts the servers and runs
-//! them with `cargo test --test suite -- --ignored`. Also the key-hygiene tests that need no
-//! server.
+//! them with `cargo test --test suite -- --ignored`, with a two-slot gemma server for the
+//! batched-sampling test (`scripts/two-slot-gemma.sh`). Also the key-hygiene tests that need
+//! no server.
 
 use modecollapse::project::{Project, RunOptions};
 use modecollapse::source::Mode;
@@ -254,4 +255,111 @@ fn live_samples_reproduce_the_recorded_ones() {
         assert_eq!((&rs.counts, rs.other), (&ls.counts, ls.other));
         assert_eq!(r.entropy, l.entropy);
     }
+}
+
+/// The two-slot gemma server of the batched-sampling test: `MODECOLLAPSE_TWO_SLOT_GEMMA_URL`
+/// (`.ci/run` starts one on port 8093; llama.cpp refuses `n = 2` with one slot).
+fn two_slot_gemma_url() -> String {
+    std::env::var("MODECOLLAPSE_TWO_SLOT_GEMMA_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:8093/v1".into())
+}
+
+/// The committed completions of `sampled-random-integer` on gemma-3-270m (`local`, recorded one
+/// request per sample on a one-slot server), by seed.
+fn committed_gemma_samples() -> std::collections::BTreeMap<u64, String> {
+    let text =
+        std::fs::read_to_string(crate::root().join("recordings/local/gemma-3-270m.jsonl")).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["sample"]["max_tokens"] == 6 && v["sample"].get("batch").is_none())
+        .map(|v| {
+            (
+                v["sample"]["seed"].as_u64().unwrap(),
+                v["completion"]["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a two-slot gemma server (MODECOLLAPSE_TWO_SLOT_GEMMA_URL); run by .ci/run"]
+fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
+    const SAMPLES: u64 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for sub in ["specs", "models"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    // The prompt, seed and settings of `sampled-random-integer`, with fewer samples.
+    let spec = std::fs::read_to_string(crate::root().join("specs/sampled-random-integer.yaml"))
+        .unwrap()
+        .replace("samples: 200", &format!("samples: {SAMPLES}"));
+    let spec = format!(
+        "{}expect:\n  - that: coverage(base) >= 0.05\n  - that: mode_prob(base) < 0.9\n",
+        &spec[..spec.find("expect:").unwrap()]
+    );
+    std::fs::write(root.join("specs/batched.yaml"), spec).unwrap();
+    let local = std::fs::read_to_string(crate::root().join("models/local.yaml")).unwrap();
+    let gemma_only = local[..local.find("  - name: smollm2").unwrap()]
+        .replace("http://127.0.0.1:8091/v1", &two_slot_gemma_url())
+        .replace("    base_url_env: MODECOLLAPSE_GEMMA_URL\n", "")
+        .replace("    concurrency: 2\n", "    concurrency: 2\n    max_n: 2\n");
+    std::fs::write(root.join("models/local.yaml"), gemma_only).unwrap();
+    let project = Project::new(root);
+    let catalog = project.load(&[], &["local".into()]).unwrap();
+    let live = project
+        .run(&catalog, RunOptions::new(Mode::Record))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let replay = project
+        .run(&catalog, RunOptions::new(Mode::Replay))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (l, r) = (
+        &live.claims[0].model_sets[0],
+        &replay.claims[0].model_sets[0],
+    );
+    let (lm, rm) = (
+        l.measurements[0].measurement.as_ref().unwrap(),
+        r.measurements[0].measurement.as_ref().unwrap(),
+    );
+    assert_eq!(
+        lm.live_requests as u64,
+        SAMPLES / 2,
+        "one request per two samples"
+    );
+    assert_eq!((lm.requests as u64, rm.live_requests), (SAMPLES / 2, 0));
+    let (ls, rs) = (lm.sampled.as_ref().unwrap(), rm.sampled.as_ref().unwrap());
+    assert_eq!((&ls.counts, ls.other), (&rs.counts, rs.other));
+    assert_eq!(lm.entropy, rm.entropy);
+    assert!(
+        !lm.warnings
+            .iter()
+            .any(|w| w.contains("may repeat one sample")),
+        "{:?}",
+        lm.warnings
+    );
+    let verdicts = |e: &[modecollapse::evaluate::ExpectationResult]| {
+        e.iter().map(|x| x.verdict).collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&l.expectations), verdicts(&r.expectations));
+    // Independence, measured: llama.cpp seeds choice j of a batch with seed + j, so every
+    // batched sample is the sample a lone request with its own seed gave (the committed
+    // recordings); had both choices shared one seed, choice 1 would repeat choice 0.
+    let committed = committed_gemma_samples();
+    let text = std::fs::read_to_string(root.join("recordings/local/gemma-3-270m.jsonl")).unwrap();
+    let mut checked = 0;
+    for v in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("completion").is_some())
+    {
+        let seed =
+            v["sample"]["seed"].as_u64().unwrap() + v["sample"]["batch"]["index"].as_u64().unwrap();
+        assert_eq!(
+            v["completion"]["text"].as_str().unwrap(),
+            committed[&seed],
+            "batched sample of seed {seed}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, SAMPLES);
 }

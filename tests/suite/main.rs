@@ -1,6 +1,7 @@
 //! The integration test binary: one binary, one module per concern (link time stays low).
 
 mod bad_specs;
+mod batches;
 mod cli;
 mod fault_server;
 mod faults;
