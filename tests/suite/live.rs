@@ -346,7 +346,11 @@ fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
     // recordings); had both choices shared one seed, choice 1 would repeat choice 0.
     let committed = committed_gemma_samples();
     let text = std::fs::read_to_string(root.join("recordings/local/gemma-3-270m.jsonl")).unwrap();
-    let mut checked = 0;
+    // Not every one: two slots compute in batches, which moved gemma's logprobs by up to 0.28
+    // nats (README, `local@parallel2`), so a draw near a boundary may flip. Shared seeds would
+    // fail by far: choice 1 would be its neighbour's sample about half the time.
+    let (mut checked, mut equal) = (0, 0);
+    let mut differing = Vec::new();
     for v in text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -354,12 +358,17 @@ fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
     {
         let seed =
             v["sample"]["seed"].as_u64().unwrap() + v["sample"]["batch"]["index"].as_u64().unwrap();
-        assert_eq!(
-            v["completion"]["text"].as_str().unwrap(),
-            committed[&seed],
-            "batched sample of seed {seed}"
-        );
+        if v["completion"]["text"].as_str().unwrap() == committed[&seed] {
+            equal += 1;
+        } else {
+            differing.push(seed);
+        }
         checked += 1;
     }
     assert_eq!(checked, SAMPLES);
+    assert!(
+        equal * 10 >= SAMPLES * 9,
+        "only {equal} of {SAMPLES} batched samples equal the one-request sample of their seed \
+         (differing seeds: {differing:?})"
+    );
 }
