@@ -1,9 +1,9 @@
 //! The false-positive rate of the ordering test between two sampled entropies, simulated.
 //!
 //! The verdict's test (`measure::difference`): a z-test of the difference of the two figures'
-//! estimates, each with its standard error from the augmented bootstrap
-//! (`stats::two_sample::entropy_with_error`; for NSB at least its posterior sd). Simulated here
-//! with the same functions, next to the forms used before (NSB's posterior sd alone; an
+//! estimates, each with its jackknife standard error (`stats::two_sample::entropy_with_error`;
+//! for NSB at least its posterior sd). Simulated here with the same functions, next to the
+//! augmented-bootstrap standard error and the forms used before (NSB's posterior sd alone; an
 //! ordinary percentile bootstrap of the difference).
 //!
 //! Two kinds of true null, K = 101, outcome distributions as in `docs/calibration.md` (uniform;
@@ -18,15 +18,15 @@
 //! generator; every test of a cell sees the same draws).
 //!
 //! Run: `cargo run --release --example ordering_test [-- RUNS [RESAMPLES]]` (defaults 1000 runs
-//! per cell; RESAMPLES, default 1000, for the non-NSB estimators' standard errors and the
-//! percentile bootstrap — NSB uses the verdict's 200).
+//! per cell; RESAMPLES, default 1000, for the augmented-bootstrap standard errors and the
+//! percentile bootstrap — NSB's augmented one uses 200, as `interval: augmented` does).
 
 use modecollapse::stats::entropy_nats;
 use modecollapse::stats::estimators::{Estimator, nsb};
 use modecollapse::stats::rng::Rng;
 use modecollapse::stats::two_sample::{
-    DifferenceMethod, EstimateWithError, NSB_STANDARD_ERROR_RESAMPLES, bootstrap_difference,
-    entropy_with_error, normal_difference,
+    DifferenceMethod, EstimateWithError, NSB_STANDARD_ERROR_RESAMPLES, StandardError,
+    bootstrap_difference, entropy_with_error, normal_difference,
 };
 use std::sync::Mutex;
 
@@ -57,21 +57,33 @@ fn draw(p: &[f64], n: usize, rng: &mut Rng) -> Vec<u64> {
 }
 
 /// The tests compared; the first is the verdict's default.
-const TESTS: [&str; 7] = [
-    "NSB, z-test, augmented se (the verdict; the default estimator)",
+const TESTS: [&str; 9] = [
+    "NSB, z-test, jackknife se (the verdict; the default estimator)",
+    "NSB, z-test, augmented-bootstrap se",
     "NSB, posterior sd only (before)",
-    "Grassberger, z-test, augmented se (the verdict)",
-    "Chao-Shen, z-test, augmented se (the verdict)",
-    "Miller-Madow, z-test, augmented se (the verdict)",
-    "plug-in, z-test, augmented se (the verdict)",
+    "Grassberger, z-test, jackknife se (the verdict)",
+    "Grassberger, z-test, augmented-bootstrap se",
+    "Chao-Shen, z-test, jackknife se (the verdict)",
+    "Miller-Madow, z-test, jackknife se (the verdict)",
+    "plug-in, z-test, jackknife se (the verdict)",
     "Grassberger, percentile bootstrap of the difference (before)",
 ];
 
 /// One-sided p-values (of "d > Δ", "d < Δ") of every test on one pair of samples.
 fn p_values(a: &[u64], b: &[u64], delta: f64, resamples: usize, seed: u64) -> Vec<(f64, f64)> {
-    let z = |estimator: Estimator, resamples: usize| {
-        let ea = entropy_with_error(a, estimator, resamples, seed).expect("valid counts");
-        let eb = entropy_with_error(b, estimator, resamples, seed ^ 0xb).expect("valid counts");
+    let z = |estimator: Estimator, how: fn(u64) -> StandardError| {
+        let ea = entropy_with_error(a, estimator, how(seed)).expect("valid counts");
+        let eb = entropy_with_error(b, estimator, how(seed ^ 0xb)).expect("valid counts");
+        let d = normal_difference(ea, eb, delta, 0.95);
+        (d.p_greater, d.p_less)
+    };
+    let jackknife: fn(u64) -> StandardError = |_| StandardError::Jackknife;
+    let augmented =
+        |resamples: usize| move |seed: u64| StandardError::Augmented { resamples, seed };
+    let z_augmented = |estimator: Estimator, resamples: usize| {
+        let how = augmented(resamples);
+        let ea = entropy_with_error(a, estimator, how(seed)).expect("valid counts");
+        let eb = entropy_with_error(b, estimator, how(seed ^ 0xb)).expect("valid counts");
         let d = normal_difference(ea, eb, delta, 0.95);
         (d.p_greater, d.p_less)
     };
@@ -87,12 +99,14 @@ fn p_values(a: &[u64], b: &[u64], delta: f64, resamples: usize, seed: u64) -> Ve
     let percentile =
         bootstrap_difference(a, b, &grassberger, resamples, seed).expect("valid counts");
     vec![
-        z(Estimator::Nsb, NSB_STANDARD_ERROR_RESAMPLES),
+        z(Estimator::Nsb, jackknife),
+        z_augmented(Estimator::Nsb, NSB_STANDARD_ERROR_RESAMPLES),
         (before.p_greater, before.p_less),
-        z(Estimator::Grassberger, resamples),
-        z(Estimator::ChaoShen, resamples),
-        z(Estimator::MillerMadow, resamples),
-        z(Estimator::PlugIn, resamples),
+        z(Estimator::Grassberger, jackknife),
+        z_augmented(Estimator::Grassberger, resamples),
+        z(Estimator::ChaoShen, jackknife),
+        z(Estimator::MillerMadow, jackknife),
+        z(Estimator::PlugIn, jackknife),
         (
             percentile.p_greater(delta, DifferenceMethod::Percentile),
             percentile.p_less(delta, DifferenceMethod::Percentile),

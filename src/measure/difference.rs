@@ -2,8 +2,8 @@
 //! one-sided p-values that decide `metric(a) > metric(b) + margin` (and the other operators).
 //!
 //! Entropies: a z-test of the difference of the two estimates (the first figure's estimator for
-//! both), each with its standard error from the augmented bootstrap, which restores the outcomes
-//! a sample missed before resampling (`stats::augmented`). Shares (prob, mode_prob, coverage):
+//! both), each with its jackknife standard error, which the Efron–Stein inequality makes
+//! conservative in expectation (the bootstrap's falls short where outcomes go unseen). Shares (prob, mode_prob, coverage):
 //! Newcombe's score interval for a difference of proportions, since the bootstrap of a share at
 //! 0 or n successes has no spread.
 //!
@@ -16,8 +16,7 @@ use super::Measurement;
 use crate::spec::{OutcomeSet, RealMetric};
 use crate::stats::estimators::Estimator;
 use crate::stats::two_sample::{
-    NSB_STANDARD_ERROR_RESAMPLES, entropy_with_error, newcombe_difference, newcombe_p_value,
-    normal_difference,
+    StandardError, entropy_with_error, newcombe_difference, newcombe_p_value, normal_difference,
 };
 use serde::Serialize;
 
@@ -90,9 +89,9 @@ pub fn sampled_difference(
     Some(entropy_difference(sa, sb, margin, settings))
 }
 
-/// Two sampled entropies: the z-test of the difference of the figures' estimates with standard
-/// errors from the augmented bootstrap (see [`entropy_with_error`]); both with the first
-/// figure's estimator, so that like is compared with like.
+/// Two sampled entropies: the z-test of the difference of the figures' estimates with jackknife
+/// standard errors (see [`entropy_with_error`] and `stats::intervals::jackknife_variance`);
+/// both with the first figure's estimator, so that like is compared with like.
 fn entropy_difference(
     sa: &super::Sampled,
     sb: &super::Sampled,
@@ -100,28 +99,18 @@ fn entropy_difference(
     settings: DifferenceSettings,
 ) -> Result<SampledDifference, String> {
     let estimator = Estimator::parse(sa.estimator).map_err(|e| e.to_string())?;
-    let resamples = if estimator == Estimator::Nsb {
-        settings.resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
-    } else {
-        settings.resamples
-    };
-    let side = |counts: &[u64], stream: u64| {
+    let side = |counts: &[u64]| {
         if counts.iter().all(|&c| c == 0) {
             return Err("a model has no completions in the outcome set".to_string());
         }
-        entropy_with_error(counts, estimator, resamples, settings.seed ^ stream)
-            .map_err(|e| e.to_string())
+        entropy_with_error(counts, estimator, StandardError::Jackknife).map_err(|e| e.to_string())
     };
-    let a = side(&sa.counts, 0xd1ff_5eed_0000_000a)?;
-    let b = side(&sb.counts, 0xd1ff_5eed_0000_000b)?;
-    let d = normal_difference(a, b, margin, settings.level);
+    let d = normal_difference(side(&sa.counts)?, side(&sb.counts)?, margin, settings.level);
     Ok(SampledDifference {
         test: format!(
-            "z-test of the difference of {estimator} estimates, standard errors from the \
-             augmented bootstrap ({resamples} resamples from each sample's population with its \
-             missed outcomes restored{})",
+            "z-test of the difference of {estimator} estimates, jackknife standard errors{}",
             if estimator == Estimator::Nsb {
-                "; at least the posterior sd"
+                " (at least the posterior sd)"
             } else {
                 ""
             }

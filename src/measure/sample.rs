@@ -19,7 +19,7 @@ use crate::source::Source;
 use crate::stats::Interval;
 use crate::stats::estimators::{Estimator, nsb};
 use crate::stats::intervals::{bootstrap_interval, wilson};
-use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, entropy_with_error};
+use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, StandardError, entropy_with_error};
 use futures::StreamExt;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -267,8 +267,12 @@ pub fn entropy_figure(
         } else {
             resamples
         };
-        let e =
-            entropy_with_error(counts, estimator, resamples, seed).map_err(|e| e.to_string())?;
+        let e = entropy_with_error(
+            counts,
+            estimator,
+            StandardError::Augmented { resamples, seed },
+        )
+        .map_err(|e| e.to_string())?;
         let z = Normal::standard().inverse_cdf(0.5 + level / 2.0);
         Interval {
             point: e.estimate,

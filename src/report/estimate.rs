@@ -3,7 +3,7 @@
 
 use crate::stats::estimators::{Estimator, nsb};
 use crate::stats::intervals::{bootstrap_interval, delta_method_plug_in};
-use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, entropy_with_error};
+use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, StandardError, entropy_with_error};
 use serde_json::{Value, json};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt::Write;
@@ -45,8 +45,15 @@ pub fn estimate_json(counts: &[u64], o: EstimateOptions) -> Result<Value, String
         } else {
             o.resamples
         };
-        let with_error =
-            entropy_with_error(&padded, e, resamples, o.seed).map_err(|e| e.to_string())?;
+        let with_error = entropy_with_error(
+            &padded,
+            e,
+            StandardError::Augmented {
+                resamples,
+                seed: o.seed,
+            },
+        )
+        .map_err(|e| e.to_string())?;
         row["standard_error"] = json!(with_error.standard_error);
         row["augmented"] = json!([
             (with_error.estimate - z * with_error.standard_error).max(0.0),

@@ -241,6 +241,26 @@ pub fn jackknife_counts(counts: &[u64], statistic: &dyn Fn(&[u64]) -> f64) -> Ve
     out
 }
 
+/// The jackknife variance from grouped leave-one-out values `(θ_(i), m_i)` (as
+/// [`jackknife_counts`] gives them): (n − 1)/n · Σ m (θ_(i) − θ̄)², n = Σ m (Efron & Tibshirani
+/// 1993, eq. 11.5). Why it is the variance of the ordering test: by the Efron–Stein inequality
+/// (Efron & Stein 1981) its expectation is at least the variance of the statistic on n − 1
+/// observations, for any symmetric statistic of i.i.d. data, so a test built on it errs on the
+/// conservative side; the bootstrap's variance has no such guarantee, and for entropy it falls
+/// short where outcomes go unseen. 0 when there are fewer than two observations.
+pub fn jackknife_variance(jackknife: &[(f64, u64)]) -> f64 {
+    let n: f64 = jackknife.iter().map(|&(_, m)| m as f64).sum();
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = jackknife.iter().map(|&(v, m)| m as f64 * v).sum::<f64>() / n;
+    (n - 1.0) / n
+        * jackknife
+            .iter()
+            .map(|&(v, m)| m as f64 * (v - mean).powi(2))
+            .sum::<f64>()
+}
+
 /// The BCa acceleration from grouped jackknife values `(θ_(i), m_i)`, each standing for `m_i`
 /// identical leave-one-out values (Efron & Tibshirani 1993, eq. 14.15, with weights):
 /// θ̄ = Σ mθ / Σ m, a = Σ m(θ̄ − θ)³ / (6 [Σ m(θ̄ − θ)²]^{3/2}).

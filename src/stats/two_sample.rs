@@ -27,7 +27,7 @@ use super::augmented::augmented_bootstrap_sd;
 use super::estimators::{Estimator, EstimatorError, nsb};
 use super::intervals::{
     IntervalError, bca_interval_with_acceleration, bias_correction, bootstrap_replicates,
-    jackknife_counts, percentile_interval, wilson,
+    jackknife_counts, jackknife_variance, percentile_interval, wilson,
 };
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -256,9 +256,10 @@ pub fn newcombe_p_value(
     Ok(0.5 * (a + b))
 }
 
-/// Replicates for NSB's standard error in the verdict. Why fewer than a spec's `resamples`:
-/// each one is a full NSB integration (about 0.3 ms at K = 101 in a release build, ten times
-/// that in the debug build `cargo test` uses), and 200 replicates pin an sd to about 5%.
+/// Replicates for NSB's augmented-bootstrap standard error (`interval: augmented`). Why fewer
+/// than a spec's `resamples`: each one is a full NSB integration (about 0.3 ms at K = 101 in a
+/// release build, ten times that in the debug build `cargo test` uses), and 200 replicates pin
+/// an sd to about 5%.
 pub const NSB_STANDARD_ERROR_RESAMPLES: usize = 200;
 
 /// An estimate with its standard error: one side of [`normal_difference`].
@@ -268,6 +269,22 @@ pub struct EstimateWithError {
     pub estimate: f64,
     /// Its standard error.
     pub standard_error: f64,
+}
+
+/// Where a standard error comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardError {
+    /// The jackknife (grouped leave-one-out; [`jackknife_variance`]): conservative in
+    /// expectation by the Efron–Stein inequality. The ordering test's.
+    Jackknife,
+    /// The sd over `resamples` samples from the augmented population (stream `seed`;
+    /// [`augmented_bootstrap_sd`]). The `augmented` figure interval's.
+    Augmented {
+        /// Replicates.
+        resamples: usize,
+        /// Stream seed.
+        seed: u64,
+    },
 }
 
 /// Why an entropy's standard error could not be had.
@@ -282,10 +299,8 @@ pub enum StandardErrorError {
 }
 
 /// The entropy of `counts` (over `counts.len()` outcomes) by `estimator`, with its standard
-/// error: the sd of the estimator over `resamples` samples of the same size drawn from the
-/// sample's augmented population ([`augmented_bootstrap_sd`]). For NSB the error is never
-/// below the posterior sd, so a figure never claims more precision in a comparison than its own
-/// interval shows.
+/// error from `how`. For NSB the error is never below the posterior sd, so a figure never
+/// claims more precision in a comparison than its own posterior shows.
 ///
 /// Why the estimate stays the figure's own and only the spread comes from resampling: a
 /// percentile interval of resampled bias-corrected estimates is centred where the resampled
@@ -294,13 +309,28 @@ pub enum StandardErrorError {
 pub fn entropy_with_error(
     counts: &[u64],
     estimator: Estimator,
-    resamples: usize,
-    seed: u64,
+    how: StandardError,
 ) -> Result<EstimateWithError, StandardErrorError> {
     let k = counts.len();
     let estimate = estimator.estimate(counts, k)?;
     let statistic = |c: &[u64]| estimator.estimate(c, k).unwrap_or(f64::NAN);
-    let mut standard_error = augmented_bootstrap_sd(counts, &statistic, resamples, seed)?;
+    let mut standard_error = match how {
+        StandardError::Jackknife => {
+            // With one observation, leaving it out leaves nothing to estimate from.
+            if counts.iter().sum::<u64>() < 2 {
+                0.0
+            } else {
+                let variance = jackknife_variance(&jackknife_counts(counts, &statistic));
+                if !variance.is_finite() {
+                    return Err(IntervalError::NotFinite("a jackknife value").into());
+                }
+                variance.sqrt()
+            }
+        }
+        StandardError::Augmented { resamples, seed } => {
+            augmented_bootstrap_sd(counts, &statistic, resamples, seed)?
+        }
+    };
     if estimator == Estimator::Nsb {
         standard_error = standard_error.max(nsb(counts, k)?.std);
     }
@@ -483,10 +513,34 @@ mod tests {
     }
 
     #[test]
+    fn jackknife_standard_error_matches_the_ungrouped_jackknife() {
+        let doc: Value = serde_json::from_str(FIXTURE).unwrap();
+        let cases = doc["jackknife"].as_array().unwrap();
+        assert!(cases.len() >= 5);
+        for case in cases {
+            let c = counts(&case["counts"]);
+            for (estimator, key) in [
+                (Estimator::PlugIn, "plug_in"),
+                (Estimator::MillerMadow, "miller_madow"),
+            ] {
+                let se = entropy_with_error(&c, estimator, StandardError::Jackknife)
+                    .unwrap()
+                    .standard_error;
+                let want = case[key].as_f64().unwrap();
+                assert!(
+                    (se * se - want).abs() < 1e-12,
+                    "{key} {c:?}: {} vs {want}",
+                    se * se
+                );
+            }
+        }
+    }
+
+    #[test]
     fn nsb_standard_error_is_never_below_the_posterior_sd() {
         // Synthetic counts (a unit test of the statistics, not model output).
         for counts in [vec![5u64, 3, 2, 0, 0, 0], vec![40, 0, 0, 0], vec![1; 30]] {
-            let e = entropy_with_error(&counts, Estimator::Nsb, 50, 1).unwrap();
+            let e = entropy_with_error(&counts, Estimator::Nsb, StandardError::Jackknife).unwrap();
             let post = nsb(&counts, counts.len()).unwrap();
             assert_eq!(e.estimate, post.mean);
             assert!(e.standard_error >= post.std, "{counts:?}");
@@ -499,12 +553,16 @@ mod tests {
         // singletons, so neither population is augmented; 26 samples are not yet asymptotic).
         let small = [8u64, 6, 4, 3, 3, 2];
         let large: Vec<u64> = small.iter().map(|c| c * 10).collect();
-        let a = entropy_with_error(&small, Estimator::Grassberger, 2000, 9).unwrap();
+        let how = StandardError::Augmented {
+            resamples: 2000,
+            seed: 9,
+        };
+        let a = entropy_with_error(&small, Estimator::Grassberger, how).unwrap();
         assert_eq!(
             a,
-            entropy_with_error(&small, Estimator::Grassberger, 2000, 9).unwrap()
+            entropy_with_error(&small, Estimator::Grassberger, how).unwrap()
         );
-        let b = entropy_with_error(&large, Estimator::Grassberger, 2000, 9).unwrap();
+        let b = entropy_with_error(&large, Estimator::Grassberger, how).unwrap();
         let ratio = a.standard_error / b.standard_error;
         assert!((2.5..4.5).contains(&ratio), "{ratio}");
     }
