@@ -807,29 +807,36 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
             md.push('\n');
         }
     }
-    let _ = writeln!(
-        md,
-        "### Headline\n\n| distribution | N | default figure | coverage % | BCa-difference FPR % | \
-         old-rule FPR % |\n|---|---:|---|---:|---:|---:|"
-    );
-    let not_yet = if args.ordering { "…" } else { "not run" };
-    let show =
-        |r: Option<Rate>| r.map_or(not_yet.to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
+    let show = |r: Option<Rate>| r.map_or("…".to_string(), |(p, se)| format!("{p:.1} ± {se:.1}"));
+    if args.ordering {
+        let _ = writeln!(
+            md,
+            "### Headline\n\n| distribution | N | default figure | coverage % | BCa-difference FPR % | \
+             old-rule FPR % |\n|---|---:|---|---:|---:|---:|"
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "### Headline\n\n| distribution | N | default figure | coverage % |\n|---|---:|---|---:|"
+        );
+    }
     for (di, d) in dists.iter().enumerate() {
         for (ni, &n) in sizes.iter().enumerate() {
             let how = default_label(n);
             let coverage = results.coverage[di][ni]
                 .as_ref()
                 .map(|cells| (cells[0].coverage(), cells[0].coverage_se()));
-            let ordering = results.ordering[di][ni].as_ref();
-            let _ = writeln!(
-                md,
-                "| {} | {n} | {how} | {} | {} | {} |",
-                d.name,
-                show(coverage),
-                show(ordering.map(|c| c.new)),
-                show(ordering.map(|c| c.old))
-            );
+            let mut row = format!("| {} | {n} | {how} | {} |", d.name, show(coverage));
+            if args.ordering {
+                let ordering = results.ordering[di][ni].as_ref();
+                let _ = write!(
+                    row,
+                    " {} | {} |",
+                    show(ordering.map(|c| c.new)),
+                    show(ordering.map(|c| c.old))
+                );
+            }
+            let _ = writeln!(md, "{row}");
         }
     }
     match results.total_secs {
@@ -837,11 +844,12 @@ fn render(args: &Args, dists: &[Distribution], date: &str, results: &Results) ->
             let _ = writeln!(
                 md,
                 "\nRuntime: {:.1} min wall-clock on {} thread(s) (coverage {:.1} min, ordering \
-                 test {:.1} min).",
+                 test {:.1} min{}).",
                 total / 60.0,
                 args.threads,
                 results.coverage_secs / 60.0,
-                results.ordering_secs / 60.0
+                results.ordering_secs / 60.0,
+                if args.ordering { "" } else { ", not run" }
             );
         }
         None => {

@@ -114,6 +114,9 @@ fn p_values(a: &[u64], b: &[u64], delta: f64, resamples: usize, seed: u64) -> Ve
     ]
 }
 
+/// (cell, size, per test the rates of "> Δ" and "< Δ" holding).
+type CellRates = (usize, usize, Vec<(f64, f64)>);
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
@@ -130,7 +133,7 @@ fn main() {
         ("Zipf vs collapsed, at Δ", &z, &collapsed),
     ];
     // (cell, size) → rates of "> Δ" and "< Δ" holding, per test.
-    let results: Mutex<Vec<(usize, usize, Vec<(f64, f64)>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<CellRates>> = Mutex::new(Vec::new());
     let jobs: Mutex<Vec<(usize, usize)>> = Mutex::new(
         (0..cells.len())
             .flat_map(|c| (0..SIZES.len()).map(move |s| (c, s)))
