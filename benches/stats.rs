@@ -1,13 +1,16 @@
 //! Speed targets of the statistics (issue: BCa and NSB on a realistic sample).
 //!
 //! Targets on one core of the project machine: a 2,000-resample BCa interval on 1,000 samples
-//! over 101 outcomes under 50 ms; NSB on the same counts under 10 ms.
+//! over 101 outcomes under 50 ms; NSB on the same counts under 10 ms. Also timed, without a
+//! target from the issue: the NSB standard errors of the ordering test (jackknife) and of
+//! `interval: augmented`.
 //! Run with `cargo bench --bench stats`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use modecollapse::stats::estimators::Estimator;
 use modecollapse::stats::intervals::bootstrap_interval;
 use modecollapse::stats::rng::Rng;
+use modecollapse::stats::two_sample::{StandardError, entropy_with_error};
 use std::hint::black_box;
 
 /// 1,000 draws over 101 outcomes from a collapsed distribution (half the mass on one outcome,
@@ -42,6 +45,21 @@ fn bench(c: &mut Criterion) {
     }
     c.bench_function("nsb_n1000_k101", |b| {
         b.iter(|| Estimator::Nsb.estimate(black_box(&counts), 101).unwrap())
+    });
+    // The ordering test's standard error of one NSB figure (one NSB per seen outcome), and
+    // `interval: augmented`'s (200 NSB evaluations).
+    c.bench_function("nsb_jackknife_se_n1000_k101", |b| {
+        b.iter(|| {
+            entropy_with_error(black_box(&counts), Estimator::Nsb, StandardError::Jackknife)
+                .unwrap()
+        })
+    });
+    c.bench_function("nsb_augmented_se_200_n1000_k101", |b| {
+        let how = StandardError::Augmented {
+            resamples: 200,
+            seed: 7,
+        };
+        b.iter(|| entropy_with_error(black_box(&counts), Estimator::Nsb, how).unwrap())
     });
 }
 
