@@ -356,13 +356,12 @@ pub fn normal_difference(
     let sd = (a.standard_error.powi(2) + b.standard_error.powi(2)).sqrt();
     let normal = Normal::standard();
     let z = normal.inverse_cdf(0.5 + level / 2.0);
+    // No spread on either side (e.g. every sample of both on one outcome, with an estimator
+    // other than NSB) says nothing about how far the estimates could move: no direction is
+    // supported, rather than every one being certain.
     let (p_greater, p_less) = if sd > 0.0 {
         let t = (estimate - margin) / sd;
         (1.0 - normal.cdf(t), normal.cdf(t))
-    } else if estimate > margin {
-        (0.0, 1.0)
-    } else if estimate < margin {
-        (1.0, 0.0)
     } else {
         (1.0, 1.0)
     };
@@ -535,6 +534,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_spread_supports_no_direction() {
+        let point = |estimate| EstimateWithError {
+            estimate,
+            standard_error: 0.0,
+        };
+        let d = normal_difference(point(0.3), point(0.1), 0.0, 0.95);
+        assert_eq!((d.p_greater, d.p_less), (1.0, 1.0));
     }
 
     #[test]
