@@ -122,8 +122,7 @@ pub fn estimate_table(v: &Value) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{:<14} {:>9.4}  {:<22} {:<22} {:<22} {other}",
             r["estimator"].as_str().unwrap_or("?"),
             r["estimate"].as_f64().unwrap_or(f64::NAN),
@@ -131,6 +130,8 @@ pub fn estimate_table(v: &Value) -> String {
             pair(&r["percentile"]),
             pair(&r["augmented"])
         );
+        // Rows without an "other" interval would end in padding.
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(
         out,

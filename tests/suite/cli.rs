@@ -271,8 +271,26 @@ fn estimate_prints_every_estimator_with_intervals() {
     assert!(
         (json["estimators"][0]["estimate"].as_f64().unwrap() - 1.0296530140645737).abs() < 1e-12
     );
+    for row in json["estimators"].as_array().unwrap() {
+        let (lo, hi) = (
+            row["augmented"][0].as_f64().unwrap(),
+            row["augmented"][1].as_f64().unwrap(),
+        );
+        let point = row["estimate"].as_f64().unwrap();
+        assert!(row["standard_error"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(lo <= point && point <= hi, "{row}");
+    }
     let table = crate::modecollapse(&["estimate", "--counts", "5,3,2"]);
-    assert!(String::from_utf8_lossy(&table.stdout).contains("default for this N and K: nsb"));
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains("default for this N and K: nsb"));
+    // The README shows this very output; keep them one.
+    let readme = std::fs::read_to_string(crate::root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!(
+            "$ modecollapse estimate --counts 5,3,2\n{table}```"
+        )),
+        "README's `estimate` example differs from the output:\n{table}"
+    );
     let empty = crate::modecollapse(&["estimate", "--counts", "0,0"]);
     assert_eq!(empty.status.code(), Some(2));
 }
