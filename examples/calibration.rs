@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// Outcomes: " 0".." 100".
 const K: usize = 101;
@@ -427,24 +427,6 @@ fn rate(hits: usize, runs: usize) -> Rate {
     (100.0 * p, 100.0 * (p * (1.0 - p) / runs as f64).sqrt())
 }
 
-/// Today's date (UTC) as YYYY-MM-DD, from the days since 1970 (Hinnant's civil_from_days).
-fn today() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// One ordering cell: the rates over the runs of one (distribution, N).
 struct OrderingCell {
     new: Rate,
@@ -472,7 +454,7 @@ fn main() {
     let started = Instant::now();
     let dists = distributions();
     let sizes = args.sizes.clone();
-    let date = today();
+    let date = modecollapse::record::today_utc();
     if args.candidates {
         candidates(&args, &dists, &date);
         return;

@@ -9,6 +9,10 @@
 #   MODECOLLAPSE_CACHE        cache folder (default ~/.cache/modecollapse): venv/ and run/ live here
 #   MODECOLLAPSE_GEMMA_PORT   default 8091
 #   MODECOLLAPSE_SMOLLM_PORT  default 8092
+#   MODECOLLAPSE_TWO_SLOT_PORT  default 8093: gemma with two slots (where llama.cpp takes
+#                             `"n": 2`), started only when MODECOLLAPSE_SERVERS names it
+#   MODECOLLAPSE_SERVERS      which servers up/down/status act on (default "gemma smollm2";
+#                             also gemma-two-slot, see scripts/two-slot-gemma.sh)
 #   MODECOLLAPSE_THREADS      threads per server (default: number of cores)
 #   MODECOLLAPSE_PARALLEL     server slots per server (default 1)
 #   MODECOLLAPSE_CTX          context size per server (default 2048)
@@ -22,6 +26,7 @@ VENV="$CACHE/venv"
 RUN="$CACHE/run"
 GEMMA_PORT="${MODECOLLAPSE_GEMMA_PORT:-8091}"
 SMOLLM_PORT="${MODECOLLAPSE_SMOLLM_PORT:-8092}"
+TWO_SLOT_PORT="${MODECOLLAPSE_TWO_SLOT_PORT:-8093}"
 THREADS="${MODECOLLAPSE_THREADS:-$(nproc 2>/dev/null || echo 2)}"
 PARALLEL="${MODECOLLAPSE_PARALLEL:-1}"
 CTX="${MODECOLLAPSE_CTX:-2048}"
@@ -41,7 +46,7 @@ PIP_NODEPS_REQS=(
 VENV_STAMP="$VENV/.modecollapse-ready"
 VENV_STAMP_TEXT="${PIP_REQS[*]} | nodeps: ${PIP_NODEPS_REQS[*]}"
 
-NAMES=(gemma smollm2)
+read -r -a NAMES <<<"${MODECOLLAPSE_SERVERS:-gemma smollm2}"
 
 log() { printf 'local-models: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -50,8 +55,14 @@ port_of() {
   case "$1" in
     gemma) echo "$GEMMA_PORT" ;;
     smollm2) echo "$SMOLLM_PORT" ;;
-    *) die "unknown server $1" ;;
+    gemma-two-slot) echo "$TWO_SLOT_PORT" ;;
+    *) die "unknown server $1 (known: gemma, smollm2, gemma-two-slot)" ;;
   esac
+}
+
+# Server slots: two for gemma-two-slot (llama.cpp takes `"n": k` only with k slots).
+parallel_of() {
+  if [[ "$1" == gemma-two-slot ]]; then echo 2; else echo "$PARALLEL"; fi
 }
 
 # Python for small helper snippets (health checks): any python3 will do.
@@ -161,11 +172,12 @@ PY
 }
 
 start_server() {
-  local name="$1" model="$2" port pidfile logfile pid extra=()
+  local name="$1" model="$2" port parallel pidfile logfile pid extra=()
   # The gemma GGUF (base google/gemma-3-270m) has no chat template; llama.cpp would fall
   # back to ChatML for /v1/chat/completions, so give it gemma's turn format.
-  [[ "$name" == gemma ]] && extra=(--chat-template gemma)
+  [[ "$name" == gemma* ]] && extra=(--chat-template gemma)
   port="$(port_of "$name")"
+  parallel="$(parallel_of "$name")"
   pidfile="$RUN/$name.pid"
   logfile="$RUN/$name.log"
   if is_healthy "$port"; then
@@ -180,9 +192,9 @@ start_server() {
     return 0
   fi
   rm -f "$pidfile"
-  log "starting $name on 127.0.0.1:$port (threads=$THREADS parallel=$PARALLEL ctx=$CTX), log $logfile"
+  log "starting $name on 127.0.0.1:$port (threads=$THREADS parallel=$parallel ctx=$CTX), log $logfile"
   nohup "$VENV/bin/python" -u "$SCRIPT_DIR/local_server.py" \
-    --model "$model" --port "$port" --ctx "$CTX" --threads "$THREADS" --parallel "$PARALLEL" \
+    --model "$model" --port "$port" --ctx "$CTX" --threads "$THREADS" --parallel "$parallel" \
     "${extra[@]}" --pidfile "$pidfile" \
     </dev/null >"$logfile" 2>&1 &
   echo "$!" >"$pidfile"
@@ -216,25 +228,28 @@ wait_healthy() {
 }
 
 cmd_up() {
-  local all=1 name
+  local all=1 name model
   for name in "${NAMES[@]}"; do is_healthy "$(port_of "$name")" || all=0; done
   if ((all)); then
-    log "already up: gemma on 127.0.0.1:$GEMMA_PORT, smollm2 on 127.0.0.1:$SMOLLM_PORT"
+    log "already up: ${NAMES[*]}"
     return 0
   fi
   local t0=$SECONDS
   mkdir -p "$RUN"
   ensure_venv
-  local gemma smollm
-  gemma="$(gemma_model_path)" || die "could not assemble the gemma GGUF"
-  log "gemma model: $gemma"
-  smollm="$(smollm_model_path)" || die "could not locate the SmolLM2 GGUF"
-  log "smollm2 model: $smollm"
-  start_server gemma "$gemma"
-  start_server smollm2 "$smollm"
+  for name in "${NAMES[@]}"; do
+    case "$name" in
+      gemma*) model="$(gemma_model_path)" || die "could not assemble the gemma GGUF" ;;
+      smollm2) model="$(smollm_model_path)" || die "could not locate the SmolLM2 GGUF" ;;
+    esac
+    log "$name model: $model"
+    start_server "$name" "$model"
+  done
   log "waiting for /health (timeout ${UP_TIMEOUT}s)"
   wait_healthy
-  log "up in $((SECONDS - t0))s: gemma on http://127.0.0.1:$GEMMA_PORT, smollm2 on http://127.0.0.1:$SMOLLM_PORT"
+  for name in "${NAMES[@]}"; do
+    log "up in $((SECONDS - t0))s: $name on http://127.0.0.1:$(port_of "$name")"
+  done
 }
 
 cmd_down() {

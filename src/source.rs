@@ -183,16 +183,7 @@ impl Source {
                 live: false,
             });
         }
-        if !may_request {
-            return Err(FetchError::Missing);
-        }
-        let client = self.client.as_ref().ok_or(FetchError::Missing)?;
-        let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(budget) = self.budget
-            && n >= budget
-        {
-            return Err(FetchError::Budget(budget));
-        }
+        let client = self.spend_live_request(may_request)?;
         let response = client
             .send(model, req)
             .await
@@ -265,16 +256,7 @@ impl Source {
                 });
             }
         }
-        if !may_request {
-            return Err(FetchError::Missing);
-        }
-        let client = self.client.as_ref().ok_or(FetchError::Missing)?;
-        let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(budget) = self.budget
-            && n >= budget
-        {
-            return Err(FetchError::Budget(budget));
-        }
+        let client = self.spend_live_request(may_request)?;
         let choices = client
             .complete_batch(model, first)
             .await
@@ -319,6 +301,22 @@ impl Source {
             fetched,
             live_request: true,
         })
+    }
+
+    /// The client for one live request, counted against the budget; `Missing` when this mode or
+    /// model may not contact a server.
+    fn spend_live_request(&self, may_request: bool) -> Result<&Client, FetchError> {
+        if !may_request {
+            return Err(FetchError::Missing);
+        }
+        let client = self.client.as_ref().ok_or(FetchError::Missing)?;
+        let n = self.live_requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(budget) = self.budget
+            && n >= budget
+        {
+            return Err(FetchError::Budget(budget));
+        }
+        Ok(client)
     }
 
     /// Writes new recordings to disk (atomically). Called after every tree level, so an

@@ -19,7 +19,7 @@ use crate::source::Source;
 use crate::stats::Interval;
 use crate::stats::estimators::{Estimator, nsb};
 use crate::stats::intervals::{bootstrap_interval, wilson};
-use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, StandardError, entropy_with_error};
+use crate::stats::two_sample::{StandardError, entropy_with_error};
 use futures::StreamExt;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -261,12 +261,6 @@ pub fn entropy_figure(
             high: (post.mean + z * post.std).min(ln_k),
         }
     } else if interval == "augmented" {
-        // NSB's replicates are full integrations: the verdict's count (see the constant).
-        let resamples = if estimator == Estimator::Nsb {
-            resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
-        } else {
-            resamples
-        };
         let e = entropy_with_error(
             counts,
             estimator,

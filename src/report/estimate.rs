@@ -3,7 +3,7 @@
 
 use crate::stats::estimators::{Estimator, nsb};
 use crate::stats::intervals::{bootstrap_interval, delta_method_plug_in};
-use crate::stats::two_sample::{NSB_STANDARD_ERROR_RESAMPLES, StandardError, entropy_with_error};
+use crate::stats::two_sample::{StandardError, entropy_with_error};
 use serde_json::{Value, json};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt::Write;
@@ -40,16 +40,11 @@ pub fn estimate_json(counts: &[u64], o: EstimateOptions) -> Result<Value, String
             "bca": [boot.bca.0, boot.bca.1],
             "percentile": [boot.percentile.0, boot.percentile.1],
         });
-        let resamples = if e == Estimator::Nsb {
-            o.resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
-        } else {
-            o.resamples
-        };
         let with_error = entropy_with_error(
             &padded,
             e,
             StandardError::Augmented {
-                resamples,
+                resamples: o.resamples,
                 seed: o.seed,
             },
         )

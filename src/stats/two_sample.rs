@@ -279,7 +279,8 @@ pub enum StandardError {
     /// expectation by the Efron–Stein inequality. The ordering test's.
     Jackknife,
     /// The sd over `resamples` samples from the augmented population (stream `seed`;
-    /// [`augmented_bootstrap_sd`]). The `augmented` figure interval's.
+    /// [`augmented_bootstrap_sd`]), at most [`NSB_STANDARD_ERROR_RESAMPLES`] for NSB. The
+    /// `augmented` figure interval's.
     Augmented {
         /// Replicates.
         resamples: usize,
@@ -329,6 +330,11 @@ pub fn entropy_with_error(
             }
         }
         StandardError::Augmented { resamples, seed } => {
+            let resamples = if estimator == Estimator::Nsb {
+                resamples.min(NSB_STANDARD_ERROR_RESAMPLES)
+            } else {
+                resamples
+            };
             augmented_bootstrap_sd(counts, &statistic, resamples, seed)?
         }
     };

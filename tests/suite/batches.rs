@@ -126,12 +126,11 @@ fn the_budget_counts_a_batch_once_and_the_next_run_requests_only_what_is_missing
     assert_eq!(recorded_samples(project.path()).len(), 4);
     server.clear_seen();
     let result = record(project.path(), None).unwrap_or_else(|e| panic!("{e}"));
-    let sent: Vec<u64> = server
-        .seen()
-        .iter()
-        .map(|s| s.body["seed"].as_u64().unwrap())
-        .collect();
-    assert_eq!(sent, [5], "only the missing sample is requested");
+    assert_eq!(
+        sent_seeds(&server),
+        [5],
+        "only the missing sample is requested"
+    );
     let (_, _, requests, live) = figures(&result);
     assert_eq!((requests, live), (3, 1));
     assert_eq!(recorded_samples(project.path()).len(), 5);
@@ -159,12 +158,11 @@ fn a_half_recorded_batch_is_requested_again_and_only_its_missing_choice_is_store
     store.put(SET_ID, MODEL, &batch_request(0), kept).unwrap();
     store.flush().unwrap();
     let result = record(project.path(), None).unwrap_or_else(|e| panic!("{e}"));
-    let seeds: Vec<u64> = server
-        .seen()
-        .iter()
-        .map(|s| s.body["seed"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seeds, [1, 3, 5], "the half batch is one request again");
+    assert_eq!(
+        sent_seeds(&server),
+        [1, 3, 5],
+        "the half batch is one request again"
+    );
     assert_eq!(figures(&result).3, 3);
     let lines = response_lines(&recording_path(project.path()));
     assert_eq!(lines.len(), 5);
@@ -217,4 +215,13 @@ fn max_n_must_be_at_least_one() {
     };
     let err = err.to_string();
     assert!(err.contains("`max_n` must be at least 1"), "{err}");
+}
+
+/// The seed of every request the server saw, in order.
+fn sent_seeds(server: &FaultServer) -> Vec<u64> {
+    server
+        .seen()
+        .iter()
+        .map(|s| s.body["seed"].as_u64().unwrap())
+        .collect()
 }
