@@ -14,7 +14,10 @@ recomputed from the live llama.cpp servers, and:
   (c) every outcome in `distribution` has exact q(N) in [p_low - 1e-6, p_high + 1e-6]; for
       outcomes absent from `distribution` the largest exact q(N) is reported;
   (d) `mode` equals the exact argmax whenever `mode_certain` is true;
-  (e) exact q(mode) lies in [mode_prob_low - 1e-6, mode_prob_high + 1e-6].
+  (e) exact q(mode) lies in [mode_prob_low - 1e-6, mode_prob_high + 1e-6];
+  (f) for `enumerate` with the model's vocabulary known (the JSON's measurement has no
+      "no tokenizer" warning and the model set declares one): the point entropy is within
+      0.005 nats of the exact H and the interval is at most 0.01 nats wide.
 
 Measurements of the `sample` method carry 95% confidence intervals, not bounds: they are printed
 as INFO lines (exact value against the interval) and never fail the check.
@@ -31,6 +34,13 @@ logprobs (modecollapse explores with top_k 20 below the root and bounds what it 
 Every node is one POST /v1/completions with "prompt": [text, space_id, digit ids...],
 "max_tokens": 1, "logprobs": 1000, "cache_prompt": false (the prompt cache changes logprobs);
 each prefix is requested once per (model, prompt text), i.e. 103 requests.
+
+Vocabulary. The vocabulary is read from the GGUF files (own reader below; paths from
+MODECOLLAPSE_GEMMA_GGUF / MODECOLLAPSE_SMOLLM_GGUF, as `scripts/local-models.sh env` prints) to
+list every token whose text starts with an ASCII digit (gemma: "0".."9" and the byte tokens
+<0x30>..<0x39>). Those not in a node's top 1000 are bounded by the node's 1000th probability;
+`vocab_residual` is the largest such bound relative to the node, so the exact figures below are
+exact up to it (reported; ~1e-5 or less).
 
 Assumption. Only the canonical tokenisation of " N" (" ", then one token per digit) is counted;
 both tokenizers split digits, so this is the tokenisation the models were trained on. What it can
@@ -87,6 +97,59 @@ def spec_prompts(path):
     return out
 
 
+GGUF_ENV = {"gemma-3-270m": "MODECOLLAPSE_GEMMA_GGUF",
+            "smollm2-135m-instruct": "MODECOLLAPSE_SMOLLM_GGUF"}
+
+
+def gguf_digit_initial(path):
+    """Ids of the tokens whose decoded text starts with an ASCII digit, read from a GGUF
+    file's `tokenizer.ggml.tokens` / `token_type` (SentencePiece `<0xNN>` byte tokens decode
+    to their byte; GPT-2 byte-level stand-ins are ASCII for digits)."""
+    import struct
+    f = open(path, "rb")
+    rd = lambda n: f.read(n)
+    u32 = lambda: struct.unpack("<I", rd(4))[0]
+    u64 = lambda: struct.unpack("<Q", rd(8))[0]
+    s = lambda: rd(u64())
+    assert rd(4) == b"GGUF", path
+    u32(); u64(); kvs = u64()
+    size = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+    def value(t):
+        if t == 8:
+            return s()
+        if t == 9:
+            et, n = u32(), u64()
+            if et in (8, 9):
+                return [value(et) for _ in range(n)]
+            if et == 5:
+                return list(struct.unpack(f"<{n}i", rd(4 * n)))
+            rd(size[et] * n)
+            return None
+        return rd(size[t])
+    tokens = types = None
+    for _ in range(kvs):
+        k, t = s(), u32()
+        v = value(t)
+        if k == b"tokenizer.ggml.tokens":
+            tokens = v
+        elif k == b"tokenizer.ggml.token_type":
+            types = v
+        if tokens is not None and types is not None:
+            break
+    out = []
+    for i, (tok, ty) in enumerate(zip(tokens, types)):
+        if ty == 6 and tok.startswith(b"<0x"):
+            text = bytes([int(tok[3:-1], 16)])
+        elif ty in (2, 3, 5):
+            continue
+        else:
+            text = tok
+        if text[:1].isdigit():
+            out.append(i)
+    return out
+
+
 def digit_ids(base):
     """Ids of " " and "0".."9", checking the pieces /tokenize returns."""
     toks = post(base[:-3] + "/tokenize", {"content": " 0123456789", "with_pieces": True})["tokens"]
@@ -104,7 +167,7 @@ def node(base, text, ids):
     return {t["id"]: math.exp(t["logprob"]) for t in top}, {t["id"]: bytes(t["bytes"]) for t in top}
 
 
-def exact(base, text):
+def exact(base, text, digit_initial):
     """Exact P(N) for N = 0..100 plus diagnostics, from 103 requests."""
     sp, dig = digit_ids(base)
     prefixes = [(), (sp,)] + [(sp, dig[a]) for a in range(10)]
@@ -113,6 +176,9 @@ def exact(base, text):
     with ThreadPoolExecutor(max_workers=2) as pool:  # at most 2 requests in flight
         got = dict(zip(prefixes, pool.map(lambda p: node(base, text, list(p)), prefixes)))
     diag = {"max_unseen": max(1 - sum(pr.values()) for pr, _ in got.values()), "nc_digit": 0.0}
+    # Digit-initial tokens outside a node's top 1000 hold at most its 1000th probability each.
+    diag["vocab_residual"] = max(
+        sum(1 for i in digit_initial if i not in pr) * min(pr.values()) for pr, _ in got.values())
     root_p, root_b = got[()]
     diag["alt_mass_bound"] = (1 - sum(root_p.values())) + sum(
         p for i, p in root_p.items() if i != sp and (root_b[i] == b" " or (
@@ -174,7 +240,16 @@ def check(m, P, diag):
             f"missing={len(missing)} max_q_missing={max_missing:.2e} "
             f"unresolved={m.get('unresolved_mass', float('nan')):.2e}  "
             f"alt_mass_bound={diag['alt_mass_bound']:.2e} max_unseen={diag['max_unseen']:.2e} "
-            f"nc_digit={diag['nc_digit']:.2e}")
+            f"nc_digit={diag['nc_digit']:.2e} vocab_residual={diag['vocab_residual']:.2e}")
+    exact_enumeration = m.get("method") == "enumerate" and not any(
+        "tokenizer" in w for w in m.get("warnings", []))
+    if exact_enumeration:
+        if abs(m["entropy"] - H) > 0.005:
+            fails.append(f"(f) point entropy {m['entropy']:.6f} is {abs(m['entropy'] - H):.6f} "
+                         f"from the exact {H:.6f} (more than 0.005)")
+        if m["entropy_high"] - m["entropy_low"] > 0.01:
+            fails.append(f"(f) entropy interval {m['entropy_high'] - m['entropy_low']:.6f} "
+                         "nats wide (more than 0.01)")
     return fails, line
 
 
@@ -202,11 +277,17 @@ def main():
         for ms in claim["model_sets"]:
             if ms["model_set"] == "local":
                 rows += [(claim["id"], m, texts[m["prompt"]]) for m in ms["measurements"]]
-    cache, n_fail, n_pass, n_skip, n_info = {}, 0, 0, 0, 0
+    cache, vocab, n_fail, n_pass, n_skip, n_info = {}, {}, 0, 0, 0, 0
     for model in URLS:  # one model at a time: the two servers share the cores
         for cid, m, text in (r for r in rows if r[1]["model"] == model):
             if (model, text) not in cache:
-                cache[model, text] = exact(URLS[model], text)
+                if model not in vocab:
+                    path = os.environ.get(GGUF_ENV[model])
+                    if not path:
+                        sys.exit(f"set {GGUF_ENV[model]} to the model's GGUF file "
+                                 "(`eval \"$(scripts/local-models.sh env)\"`)")
+                    vocab[model] = gguf_digit_initial(path)
+                cache[model, text] = exact(URLS[model], text, vocab[model])
             if m.get("status") != "measured":
                 n_skip += 1
                 print(f"SKIP {cid} {model} {m['prompt']}: status {m.get('status')}")

@@ -4,6 +4,7 @@
 #   scripts/local-models.sh up       # venv + packages + models, start both servers, wait until healthy
 #   scripts/local-models.sh down     # stop both servers
 #   scripts/local-models.sh status   # print each server's health
+#   scripts/local-models.sh env      # print `export` lines for the GGUF files (tokenizers)
 #
 # Environment:
 #   MODECOLLAPSE_CACHE        cache folder (default ~/.cache/modecollapse): venv/ and run/ live here
@@ -287,12 +288,21 @@ cmd_status() {
   return "$rc"
 }
 
+# Prints `export` lines for the models' GGUF files (the `tokenizer:` paths of models/local.yaml):
+#   eval "$(scripts/local-models.sh env)"
+cmd_env() {
+  ensure_venv >&2
+  printf 'export MODECOLLAPSE_GEMMA_GGUF=%q\n' "$(gemma_model_path)"
+  printf 'export MODECOLLAPSE_SMOLLM_GGUF=%q\n' "$(smollm_model_path)"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  env) cmd_env ;;
   *)
-    echo "usage: $0 {up|down|status}" >&2
+    echo "usage: $0 {up|down|status|env}" >&2
     exit 2
     ;;
 esac

@@ -15,6 +15,7 @@ use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
 use crate::request::{LogprobRequest, Request, TopToken};
 use crate::vocab::ViableToken;
+use std::collections::BTreeSet;
 use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
@@ -59,6 +60,24 @@ pub(super) async fn measure(
     let b = Measurement::from_bounds("next_token", &pooled, dead, &log);
     let mut m = a.intersect(&b);
     m.post_bar = Some(post_bar(&probs, m.entropy.point, t.model.vocab_size, outcomes.len()));
+    if let Some(f) = &facts {
+        // An outcome that no single token decides is given probability 0 by this method: on
+        // tokenizers after GPT-3 (" 97" is " " + "97" on cl100k_base) that is most of them.
+        let single: BTreeSet<usize> = f
+            .viable
+            .iter()
+            .filter_map(|v| single_token_outcome(outcomes, &v.text))
+            .chain(probs.iter().filter_map(|(_, o)| *o))
+            .collect();
+        let missing = outcomes.len() - single.len();
+        if missing > 0 {
+            m.warnings.push(format!(
+                "{missing} of {} outcomes are no single token of this vocabulary, so \
+                 `next_token` gives them probability 0; `enumerate` measures them",
+                outcomes.len()
+            ));
+        }
+    }
     if facts.is_none() && t.model.tokenizer.is_none() && !unlisted.iter().all(|&c| c == 0) {
         m.warnings.push(
             "no tokenizer declared: the bounds assume each outcome is at most one token; \
