@@ -1,24 +1,74 @@
 //! Wire JSON of `/v1/completions` and `/v1/chat/completions`: request bodies and the response
 //! shapes servers actually send.
 //!
-//! Two logprob shapes exist for completions: llama.cpp (and OpenAI chat) send
-//! `logprobs.content[i].top_logprobs[] = {id?, token, bytes?, logprob}`; OpenAI's legacy
-//! completions (and vLLM) send `logprobs.top_logprobs[i] = {token: logprob}`, without ids.
+//! Two logprob shapes exist. The list shape, `logprobs.content[i].top_logprobs[] = {id?, token,
+//! bytes?, logprob}`, comes from llama.cpp (with ids), OpenAI chat and vLLM chat. The map
+//! shape, `logprobs.top_logprobs[i] = {token: logprob}`, comes from OpenAI's legacy completions
+//! and vLLM's completions, keyed by the token's text, or by `"token_id:123"` when vLLM is asked
+//! for `return_tokens_as_token_ids`.
+//!
+//! Token bytes are kept exactly ([`TopToken`]'s kinds): a `bytes` array that is not UTF-8, or
+//! OpenAI's `bytes:\xe2\x80` names for byte-level pieces of a character, become exact bytes; a
+//! token with no bytes (`bytes: null` or `[]`) is special; a `token_id:` name is id-only.
 
+use crate::error::WireError;
 use crate::request::{Completion, LogprobRequest, SampleRequest, TopLogprobs, TopToken};
 use crate::spec::{Api, Provider};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// A provider's name as model sets write it.
+pub(crate) fn provider_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Openai => "openai",
+        Provider::Vllm => "vllm",
+        Provider::LlamaCpp => "llama_cpp",
+    }
+}
+
+/// Why a request cannot be sent to a provider, or `None` when it can: a prompt that continues
+/// by token ids needs a server that takes them in the form this client sends.
+pub(crate) fn unsendable(provider: Provider, req: &LogprobRequest) -> Option<String> {
+    let ids = !req.prompt_ids.is_empty() || !req.continuation_ids.is_empty();
+    if req.api == Api::Chat && ids {
+        return Some("a chat prompt cannot be given or continued as token ids".into());
+    }
+    if !req.prompt_ids.is_empty() && !req.continuation_text.is_empty() {
+        return Some("a token-array prompt cannot be continued by text".into());
+    }
+    if req.prompt_ids.is_empty()
+        && !req.continuation_ids.is_empty()
+        && provider != Provider::LlamaCpp
+    {
+        return Some(
+            "this server does not take text mixed with token ids (`[text, id, …]`, which only \
+             llama.cpp reads); a prompt continued by ids needs the prompt's own ids \
+             (`prompt_ids`, from the model's tokenizer), to be sent as one token array"
+                .into(),
+        );
+    }
+    None
+}
+
 /// The request body for a canonical request.
 pub(crate) fn request_body(provider: Provider, req: &LogprobRequest) -> Value {
     let mut body = match req.api {
         Api::Completions => {
-            let prompt = if req.continuation_ids.is_empty() {
+            let prompt = if !req.prompt_ids.is_empty() {
+                // A pure token array: vLLM and OpenAI's legacy completions read it as the
+                // prompt's tokens, exactly.
+                Value::from(
+                    req.prompt_ids
+                        .iter()
+                        .chain(&req.continuation_ids)
+                        .copied()
+                        .collect::<Vec<u32>>(),
+                )
+            } else if req.continuation_ids.is_empty() {
                 Value::from(format!("{}{}", req.prompt, req.continuation_text))
             } else {
-                // llama.cpp and vLLM read `[text, id, id, …]` as the text's tokens followed by
-                // these ids, so the prefix is extended exactly, not re-tokenised.
+                // llama.cpp reads `[text, id, id, …]` as the text's tokens followed by these
+                // ids, so the prefix is extended exactly, not re-tokenised.
                 let mut parts = vec![Value::from(req.prompt.clone())];
                 parts.extend(req.continuation_ids.iter().map(|&id| Value::from(id)));
                 Value::Array(parts)
@@ -46,6 +96,12 @@ pub(crate) fn request_body(provider: Provider, req: &LogprobRequest) -> Value {
         // Measured: with the prompt cache on, a node's logprobs depend on the previous request
         // (up to 0.18 nats of entropy on gemma-3-270m). Off, they reproduce.
         body["cache_prompt"] = Value::Bool(false);
+    }
+    if provider == Provider::Vllm && req.api == Api::Completions {
+        // vLLM names top tokens by text by default, which loses their ids (that extending a
+        // prefix needs), turns byte-fallback tokens into "" and can merge two tokens of equal
+        // text into one key; with this flag it names each `token_id:<id>`.
+        body["return_tokens_as_token_ids"] = Value::Bool(true);
     }
     body
 }
@@ -86,50 +142,10 @@ struct ChatMessage {
     content: Option<String>,
 }
 
-/// Why a response body could not be used.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WireError {
-    /// The body is not the response shape; the message says what is missing.
-    Shape(String),
-    /// The server answered with another number of choices than the request's `n`.
-    ChoiceCount {
-        /// Choices asked for.
-        asked: u32,
-        /// Choices returned.
-        got: usize,
-    },
-}
-
-impl From<String> for WireError {
-    fn from(message: String) -> WireError {
-        WireError::Shape(message)
-    }
-}
-
-impl From<&str> for WireError {
-    fn from(message: &str) -> WireError {
-        WireError::Shape(message.to_string())
-    }
-}
-
-impl std::fmt::Display for WireError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WireError::Shape(m) => f.write_str(m),
-            WireError::ChoiceCount { asked, got } => {
-                write!(
-                    f,
-                    "{got} choices in the response where n = {asked} were asked"
-                )
-            }
-        }
-    }
-}
-
 /// Parses a sampled completion (`choices[0].text`, or `choices[0].message.content` for chat).
-pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
-    let (resp, choice) = first_choice(body)?;
-    completion_of(&resp, choice, 0, api)
+pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, WireError> {
+    let (resp, choice) = only_choice(body)?;
+    completion_of(&resp, choice, 0, api).map_err(WireError::Shape)
 }
 
 /// Parses the `n` sampled completions of a request that asked for `n` choices, in the order
@@ -137,8 +153,7 @@ pub fn parse_completion(body: &[u8], api: Api) -> Result<Completion, String> {
 /// of choices, or indices that are not `0..n` once each, is refused: recording its choices
 /// under the request's keys would record samples it was not asked for.
 pub fn parse_completions(body: &[u8], api: Api, n: u32) -> Result<Vec<Completion>, WireError> {
-    let mut resp: Response =
-        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    let mut resp = response_of(body)?;
     let choices = std::mem::take(&mut resp.choices);
     if choices.is_empty() {
         return Err("no choices in the response".into());
@@ -210,15 +225,63 @@ struct Choice {
     finish_reason: Option<String>,
 }
 
-/// The response and its first choice (the only one: requests ask for `n: 1`).
-fn first_choice(body: &[u8]) -> Result<(Response, Choice), String> {
-    let mut resp: Response =
-        serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
-    if resp.choices.is_empty() {
-        return Err("no choices in the response".into());
+/// The longest part of a server's error message that is quoted.
+const MESSAGE_CHARS: usize = 300;
+
+/// The server's message when a body is an error object rather than a response: OpenAI's
+/// `{"error": {"message": …, "type": …, "code": …}}` (also sent with status 200 by some
+/// proxies), `{"error": "…"}`, or vLLM's `{"object": "error", "message": …}`.
+fn error_message(value: &Value) -> Option<String> {
+    let describe = |e: &Value| -> String {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let mut parts = Vec::new();
+        match e.get("message") {
+            Some(m) => parts.push(text(m)),
+            None if !e.is_object() => parts.push(text(e)),
+            None => parts.push(e.to_string()),
+        }
+        for field in ["type", "code"] {
+            if let Some(v) = e.get(field).filter(|v| !v.is_null()) {
+                parts.push(format!("{field} {}", text(v)));
+            }
+        }
+        parts.retain(|p| !p.is_empty());
+        parts.join("; ").chars().take(MESSAGE_CHARS).collect()
+    };
+    match value.get("error") {
+        Some(e) if !e.is_null() => return Some(describe(e)),
+        _ => {}
     }
-    let choice = resp.choices.swap_remove(0);
-    Ok((resp, choice))
+    if value.get("object").and_then(Value::as_str) == Some("error") {
+        return Some(describe(value));
+    }
+    None
+}
+
+/// The response of a body, or what it is instead.
+fn response_of(body: &[u8]) -> Result<Response, WireError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
+    if let Some(message) = error_message(&value) {
+        return Err(WireError::Server(message));
+    }
+    serde_json::from_value(value).map_err(|e| format!("unexpected JSON: {e}").into())
+}
+
+/// The response and its one choice (requests for logprobs and lone samples ask for `n: 1`).
+fn only_choice(body: &[u8]) -> Result<(Response, Choice), WireError> {
+    let mut resp = response_of(body)?;
+    match resp.choices.len() {
+        0 => Err("no choices in the response".into()),
+        1 => {
+            let choice = resp.choices.swap_remove(0);
+            Ok((resp, choice))
+        }
+        got => Err(WireError::ChoiceCount { asked: 1, got }),
+    }
 }
 
 #[derive(Deserialize)]
@@ -236,49 +299,104 @@ struct ContentPosition {
 struct ContentCandidate {
     id: Option<u32>,
     token: String,
-    bytes: Option<Vec<u8>>,
+    /// Absent (`None`), `null` (`Some(None)`) or an array: absent says nothing, null says the
+    /// token has no bytes.
+    #[serde(default, deserialize_with = "present")]
+    bytes: Option<Option<Vec<u8>>>,
     logprob: f64,
+}
+
+/// Deserialises a field that is present (possibly `null`), as opposed to absent.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The id of a vLLM `token_id:<id>` name.
+fn token_id_name(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("token_id:")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The bytes of an OpenAI `bytes:\xe2\x80` name (a byte-level piece of a character; seen with
+/// and without a space after the colon).
+fn bytes_name(name: &str) -> Option<Vec<u8>> {
+    let rest = name.strip_prefix("bytes:")?;
+    let mut rest = rest.strip_prefix(' ').unwrap_or(rest).as_bytes();
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let [b'\\', b'x', hi, lo, tail @ ..] = rest else {
+            return None;
+        };
+        let hex = [*hi, *lo];
+        out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        rest = tail;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A token named by text alone (the legacy map's keys, and list entries without `bytes`).
+fn token_by_name(id: Option<u32>, name: String, logprob: f64) -> TopToken {
+    if let Some(n) = token_id_name(&name).filter(|n| id.is_none_or(|id| id == *n)) {
+        return TopToken::id_only(n, logprob);
+    }
+    match bytes_name(&name) {
+        Some(bytes) => TopToken::from_bytes(id, bytes, logprob),
+        // An empty name is a special token, as llama.cpp and older recordings mean it.
+        None => TopToken::new(id, name, logprob),
+    }
+}
+
+/// A candidate of the list shape.
+fn content_token(c: ContentCandidate) -> TopToken {
+    let named_id = token_id_name(&c.token).filter(|n| c.id.is_none_or(|id| id == *n));
+    match (c.bytes, named_id) {
+        (None, _) => token_by_name(c.id, c.token, c.logprob),
+        // vLLM with `return_tokens_as_token_ids`: its `bytes` are the decoded token's, which
+        // is empty or U+FFFD for a byte-fallback piece, or the placeholder's own; only other
+        // bytes say more than the id.
+        (Some(Some(b)), Some(n))
+            if !b.is_empty() && b != c.token.as_bytes() && !contains_replacement(&b) =>
+        {
+            TopToken::from_bytes(Some(n), b, c.logprob)
+        }
+        (Some(_), Some(n)) => TopToken::id_only(n, c.logprob),
+        // `bytes` is authoritative where given: a token can be part of a UTF-8 character,
+        // which `token` cannot show.
+        (Some(Some(b)), None) if !b.is_empty() => TopToken::from_bytes(c.id, b, c.logprob),
+        // No bytes (`null`, or llama.cpp's `[]` with an empty token): a special token.
+        (Some(_), None) => TopToken::special(c.id, c.token, c.logprob),
+    }
+}
+
+/// Whether bytes hold U+FFFD, the mark of a lossy decode.
+fn contains_replacement(bytes: &[u8]) -> bool {
+    bytes.windows(3).any(|w| w == [0xef, 0xbf, 0xbd])
 }
 
 /// Parses a response body into top log-probabilities; the error says what is missing.
 ///
-/// `top_k` is the number asked for: a list shape (`logprobs.content`) with fewer is rejected,
-/// since a server that silently caps the list would be recorded under a request it did not
-/// answer. The legacy map shape may legitimately hold fewer (two tokens with the same text
-/// share one key), so it is not checked.
-pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogprobs, String> {
-    let (resp, choice) = first_choice(body)?;
+/// `top_k` is the number asked for. A response with fewer (distinct) candidates is refused with
+/// [`WireError::TopCount`], never recorded under a request it did not answer: OpenAI's legacy
+/// completions cap the list at 5, and a map keyed by text can merge two tokens. One with more
+/// keeps the `top_k` most probable: the legacy shape may add the sampled token to the list
+/// ("up to logprobs + 1"), which is not the next of the top.
+pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogprobs, WireError> {
+    let (resp, choice) = only_choice(body)?;
     let logprobs = choice.logprobs.ok_or("no logprobs in the response")?;
-    let tokens = if let Some(content) = logprobs.content {
+    let (mut tokens, by_text) = if let Some(content) = logprobs.content {
         let first = content
             .into_iter()
             .next()
             .ok_or("logprobs.content is empty")?;
-        let tokens = first
-            .top_logprobs
-            .into_iter()
-            .map(|c| {
-                // `bytes` is authoritative where given: a token can be part of a UTF-8
-                // character, which `token` cannot show.
-                let text = match c.bytes {
-                    Some(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
-                    _ => c.token,
-                };
-                TopToken {
-                    id: c.id,
-                    text,
-                    logprob: c.logprob,
-                }
-            })
-            .collect::<Vec<_>>();
-        if !tokens.is_empty() && tokens.len() < top_k as usize {
-            return Err(format!(
-                "{} top logprobs in the response where {top_k} were asked; if the server caps \
-                 them, set the model's `max_top_logprobs` to its cap",
-                tokens.len()
-            ));
-        }
-        tokens
+        let tokens: Vec<TopToken> = first.top_logprobs.into_iter().map(content_token).collect();
+        (tokens, false)
     } else if let Some(top) = logprobs.top_logprobs {
         let first = top
             .into_iter()
@@ -287,32 +405,43 @@ pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogp
             .ok_or("logprobs.top_logprobs is empty")?;
         let mut tokens = first
             .into_iter()
-            .map(|(text, lp)| {
+            .map(|(name, lp)| {
                 lp.as_f64()
-                    .map(|logprob| TopToken {
-                        id: None,
-                        text,
-                        logprob,
-                    })
+                    .map(|logprob| token_by_name(None, name, logprob))
                     .ok_or_else(|| format!("logprob of a top token is not a number: {lp}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A map has no order; most probable first, ties by id and text, so that the
+        // recording is deterministic.
         tokens.sort_by(|a, b| {
             b.logprob
                 .total_cmp(&a.logprob)
+                .then_with(|| a.id.cmp(&b.id))
                 .then_with(|| a.text.cmp(&b.text))
         });
-        tokens
+        let by_text = tokens.iter().any(|t| t.id.is_none());
+        (tokens, by_text)
     } else {
         return Err("logprobs has neither `content` nor `top_logprobs`".into());
     };
     if tokens.is_empty() {
         return Err("no top logprobs in the response".into());
     }
+    if tokens.len() < top_k as usize {
+        return Err(WireError::TopCount {
+            asked: top_k,
+            got: tokens.len(),
+            by_text,
+        });
+    }
+    if tokens.len() > top_k as usize {
+        // Stable: a list already in the server's order keeps it.
+        tokens.sort_by(|a, b| b.logprob.total_cmp(&a.logprob));
+        tokens.truncate(top_k as usize);
+    }
     // Servers compute log-probabilities in single precision and print them with 15–17 digits;
     // keeping the single-precision value loses nothing, halves the recordings, and makes live
     // and replayed figures bit-identical.
-    let mut tokens = tokens;
     for t in &mut tokens {
         t.logprob = f64::from(t.logprob as f32);
     }
@@ -320,13 +449,15 @@ pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogp
         .iter()
         .find(|t| t.logprob.is_nan() || t.logprob > 1e-6)
     {
-        return Err(format!(
-            "invalid logprob {} for token {:?}",
-            bad.logprob, bad.text
-        ));
+        return Err(format!("invalid logprob {} for token {:?}", bad.logprob, bad.text).into());
     }
     if want_ids && tokens.iter().any(|t| t.id.is_none()) {
-        return Err("top logprobs carry no token ids, which extending prefixes by id needs".into());
+        return Err(
+            "top logprobs carry no token ids, which extending prefixes by id needs \
+                    (vLLM names tokens by id when asked with `return_tokens_as_token_ids`, \
+                    which `provider: vllm` sends; a server that ignores it is too old)"
+                .into(),
+        );
     }
     Ok(TopLogprobs {
         tokens,
@@ -345,26 +476,30 @@ mod tests {
             "top_logprobs":[{"id":236743,"token":" ","bytes":[32],"logprob":-0.5},{"id":1,"token":"","bytes":[],"logprob":-2.0}]}]}}]}"#;
         let t = parse_response(body, true, 2).unwrap();
         assert_eq!(t.tokens.len(), 2);
-        assert_eq!(
-            t.tokens[0],
-            TopToken {
-                id: Some(236743),
-                text: " ".into(),
-                logprob: -0.5
-            }
-        );
+        assert_eq!(t.tokens[0], TopToken::new(Some(236743), " ", -0.5));
         assert_eq!(t.tokens[1].text, "");
+        assert!(t.tokens[1].ends_generation());
         assert_eq!(t.model_id.as_deref(), Some("gemma"));
     }
 
     #[test]
     fn parses_openai_legacy_shape() {
         let body = br#"{"model":"text-davinci-003","choices":[{"logprobs":{"tokens":[" 97"],"top_logprobs":[{" 97":-0.1," 42":-3.0}]}}]}"#;
-        let t = parse_response(body, false, 5).unwrap();
+        let t = parse_response(body, false, 2).unwrap();
         assert_eq!(t.tokens[0].text, " 97");
+        // Five asked, two given: refused, never recorded as the top five.
+        assert_eq!(
+            parse_response(body, false, 5).unwrap_err(),
+            WireError::TopCount {
+                asked: 5,
+                got: 2,
+                by_text: true
+            }
+        );
         assert!(
             parse_response(body, true, 2)
                 .unwrap_err()
+                .to_string()
                 .contains("no token ids")
         );
     }
@@ -374,11 +509,13 @@ mod tests {
         assert!(
             parse_response(b"{\"choices\":[]}", false, 1)
                 .unwrap_err()
+                .to_string()
                 .contains("no choices")
         );
         assert!(
             parse_response(b"{\"choices\":[{}]}", false, 1)
                 .unwrap_err()
+                .to_string()
                 .contains("no logprobs")
         );
         assert!(
@@ -392,18 +529,21 @@ mod tests {
         assert!(
             parse_response(b"{\"choi", false, 1)
                 .unwrap_err()
+                .to_string()
                 .contains("unexpected JSON")
         );
         let positive = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":0.5}]}]}}]}"#;
         assert!(
             parse_response(positive, false, 1)
                 .unwrap_err()
+                .to_string()
                 .contains("invalid logprob")
         );
         let two = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"a","logprob":-0.5},{"token":"b","logprob":-1.5}]}]}}]}"#;
         assert!(
             parse_response(two, false, 3)
                 .unwrap_err()
+                .to_string()
                 .contains("2 top logprobs in the response where 3 were asked")
         );
     }
@@ -425,6 +565,7 @@ mod tests {
         assert!(
             parse_completion(br#"{"choices":[{}]}"#, Api::Completions)
                 .unwrap_err()
+                .to_string()
                 .contains("no `text`")
         );
     }
@@ -524,6 +665,7 @@ mod tests {
             api: Api::Completions,
             model: "m".into(),
             prompt: "Q".into(),
+            prompt_ids: Vec::new(),
             continuation_ids: vec![5, 6],
             continuation_text: String::new(),
             top_k: 20,

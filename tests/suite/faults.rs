@@ -111,6 +111,7 @@ pub fn logprob_request(i: usize, top_k: u32) -> Request {
         api: Api::Completions,
         model: MODEL.into(),
         prompt: prompt_text(i),
+        prompt_ids: Vec::new(),
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
         top_k,
@@ -328,7 +329,9 @@ const WRONG_TYPES: &str = r#"{"choices":[{"logprobs":{"content":[{"top_logprobs"
 #[case::http_400(status(400), 1, "HTTP 400 after 1 attempt(s)")]
 #[case::http_401(status(401), 1, "HTTP 401 after 1 attempt(s)")]
 #[case::http_404(status(404), 1, "HTTP 404 after 1 attempt(s)")]
-#[case::wrong_shape_error_object(Fault::Body(r#"{"error":{"message":"model not loaded"}}"#.into()), 1, "missing field `choices`")]
+#[case::error_object_with_status_200(Fault::Body(r#"{"error":{"message":"model not loaded"}}"#.into()), 1, "the server answered with an error: model not loaded")]
+#[case::vllm_error_object_with_status_200(Fault::Body(r#"{"object":"error","message":"This model's maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}"#.into()), 1, "the server answered with an error: This model's maximum context length is 2048 tokens.; type BadRequestError; code 400")]
+#[case::more_choices_than_asked(Fault::Body(r#"{"choices":[{"logprobs":null},{"logprobs":null}]}"#.into()), 1, "the response has 2 choices, more than asked; the server does not honour `n`")]
 #[case::wrong_shape_no_choices(Fault::Body(r#"{"choices":[]}"#.into()), 1, "no choices in the response")]
 #[case::wrong_shape_array(Fault::Body("[1,2,3]".into()), 1, "unexpected JSON")]
 #[case::wrong_shape_types(Fault::Body(WRONG_TYPES.into()), 1, "unexpected JSON")]
