@@ -422,7 +422,12 @@ pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogp
         let by_text = tokens.iter().any(|t| t.id.is_none());
         (tokens, by_text)
     } else {
-        return Err("logprobs has neither `content` nor `top_logprobs`".into());
+        return Err(
+            "no top logprobs in the response: its `logprobs` hold neither `content` nor \
+                    `top_logprobs`, only the sampled tokens' (as OpenAI's legacy completions \
+                    send for `logprobs: 0`, and Together's chat for `logprobs: 1`)"
+                .into(),
+        );
     };
     if tokens.is_empty() {
         return Err("no top logprobs in the response".into());
@@ -469,6 +474,7 @@ pub fn parse_response(body: &[u8], want_ids: bool, top_k: u32) -> Result<TopLogp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::TokenKind;
 
     #[test]
     fn parses_llama_cpp_content_shape() {
@@ -677,6 +683,307 @@ mod tests {
             request_body(Provider::Openai, &req)
                 .get("cache_prompt")
                 .is_none()
+        );
+    }
+
+    /// A real fixture of `tests/fixtures/wire/` (provenance in its README).
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/wire")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn llama_cpp_control_and_byte_fallback_tokens_keep_what_they_are() {
+        let t =
+            parse_response(&fixture("gemma-logprobs-bash-space-top317.json"), true, 317).unwrap();
+        assert_eq!(t.tokens.len(), 317);
+        let by_id = |id: u32| t.tokens.iter().find(|t| t.id == Some(id)).unwrap();
+        assert_eq!(
+            by_id(236770),
+            &TopToken::new(Some(236770), "1", f64::from(-0.525_273_1_f32))
+        );
+        // `<eos>` and the unused control tokens: no text, no bytes.
+        for id in [1, 67, 68, 69] {
+            let tok = by_id(id);
+            assert_eq!(tok.kind, TokenKind::Special, "{tok:?}");
+            assert!(tok.ends_generation() && tok.exact_bytes().is_none());
+        }
+        // `<0xC2>`: `"token": ""` with its byte. Before token kinds it was recorded as U+FFFD.
+        let half = by_id(432);
+        assert_eq!(half.kind, TokenKind::Bytes(vec![0xc2]));
+        assert_eq!(half.exact_bytes(), Some(&[0xc2][..]));
+        assert!(!half.ends_generation());
+        // `"token": "\u{fffd}"` with `"bytes": [164]`: the byte is what counts.
+        assert_eq!(by_id(402).exact_bytes(), Some(&[164][..]));
+        let bytes = t
+            .tokens
+            .iter()
+            .filter(|t| matches!(t.kind, TokenKind::Bytes(_)))
+            .count();
+        assert!(bytes >= 15, "{bytes} byte-level tokens");
+    }
+
+    #[test]
+    fn a_real_vllm_completions_body_parses_by_text_and_is_refused_where_ids_are_needed() {
+        let body = fixture("vllm-completions-qwen3-top5.json");
+        let t = parse_response(&body, false, 5).unwrap();
+        let texts: Vec<&str> = t.tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["7", "3", "1", "2", "9"]);
+        assert!(
+            t.tokens
+                .iter()
+                .all(|t| t.id.is_none() && t.kind == TokenKind::Text)
+        );
+        assert_eq!(
+            t.model_id.as_deref(),
+            Some("Intel/Qwen3-Coder-Next-int4-AutoRound")
+        );
+        // Five in the body where twenty were asked: refused, never recorded as a top 20.
+        assert_eq!(
+            parse_response(&body, false, 20).unwrap_err(),
+            WireError::TopCount {
+                asked: 20,
+                got: 5,
+                by_text: true
+            }
+        );
+        let err = parse_response(&body, true, 5).unwrap_err().to_string();
+        assert!(err.contains("return_tokens_as_token_ids"), "{err}");
+    }
+
+    #[test]
+    fn real_chat_bodies_of_vllm_and_openai_parse_with_their_bytes() {
+        let t = parse_response(&fixture("vllm-chat-ministral-top2.json"), false, 2).unwrap();
+        assert_eq!(
+            t.tokens[0],
+            TopToken::new(None, "{", f64::from(-0.037_105_113_267_898_56_f64 as f32))
+        );
+        assert_eq!(t.tokens[1].exact_bytes(), Some(&b"{}"[..]));
+        let t = parse_response(&fixture("openai-chat-logprobs-top2.json"), false, 2).unwrap();
+        let texts: Vec<&str> = t.tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["Hello", "Hi"]);
+        assert_eq!(t.model_id.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(
+            parse_response(&fixture("openai-chat-logprobs-top2.json"), false, 5).unwrap_err(),
+            WireError::TopCount {
+                asked: 5,
+                got: 2,
+                by_text: false
+            }
+        );
+        // The body's third position lists `<|end|>` with `"bytes": null`; read from there
+        // (the real body with its first two positions removed), it is a special token.
+        let mut v: Value =
+            serde_json::from_slice(&fixture("openai-chat-logprobs-top2.json")).unwrap();
+        v["choices"][0]["logprobs"]["content"]
+            .as_array_mut()
+            .unwrap()
+            .drain(..2);
+        let t = parse_response(&serde_json::to_vec(&v).unwrap(), false, 2).unwrap();
+        assert_eq!(t.tokens[0].text, " How");
+        assert_eq!(
+            t.tokens[1],
+            TopToken::special(None, "<|end|>", f64::from(-10.953_937_f32))
+        );
+        assert!(t.tokens[1].ends_generation());
+    }
+
+    #[test]
+    fn bodies_without_top_tokens_say_what_they_hold() {
+        for name in [
+            "openai-legacy-instruct-logprobs0.json",
+            "together-chat-codellama-logprobs1.json",
+        ] {
+            let err = parse_response(&fixture(name), false, 5)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("no top logprobs in the response") && err.contains("only the sampled"),
+                "{name}: {err}"
+            );
+        }
+        // Their sampled text still parses.
+        let c = parse_completion(
+            &fixture("openai-legacy-instruct-logprobs0.json"),
+            Api::Completions,
+        )
+        .unwrap();
+        assert_eq!(c.text, "\n\nBonjour, monde !");
+        let c = parse_completion(
+            &fixture("together-chat-codellama-logprobs1.json"),
+            Api::Chat,
+        )
+        .unwrap();
+        assert_eq!(c.text, "1. Define the function with the async keyword.");
+    }
+
+    // Synthetic bodies below: shapes no public body was found for, and parsing edge cases;
+    // never model output.
+
+    #[test]
+    fn vllm_token_id_names_become_id_only_tokens() {
+        let body = br#"{"choices":[{"logprobs":{"tokens":["token_id:220"],"top_logprobs":[{"token_id:220":-0.1,"token_id:16":-2.5,"token_id:128009":-3.0}]}}]}"#;
+        let t = parse_response(body, true, 3).unwrap();
+        assert_eq!(
+            t.tokens,
+            [
+                TopToken::id_only(220, -0.1f32 as f64),
+                TopToken::id_only(16, -2.5),
+                TopToken::id_only(128009, -3.0),
+            ]
+        );
+        assert!(
+            t.tokens
+                .iter()
+                .all(|t| t.exact_bytes().is_none() && !t.ends_generation())
+        );
+        // Up to logprobs + 1 entries (the sampled token added): the top k are kept.
+        let t = parse_response(body, true, 2).unwrap();
+        assert_eq!(t.tokens.len(), 2);
+        assert_eq!(t.tokens[1].id, Some(16));
+        // Not an id: a text that merely looks like one.
+        for name in ["token_id:", "token_id:x1", "token_id: 5"] {
+            let body =
+                format!(r#"{{"choices":[{{"logprobs":{{"top_logprobs":[{{"{name}":-0.1}}]}}}}]}}"#);
+            let t = parse_response(body.as_bytes(), false, 1).unwrap();
+            assert_eq!(t.tokens[0].kind, TokenKind::Text, "{name}");
+        }
+    }
+
+    #[test]
+    fn vllm_chat_token_ids_keep_bytes_only_where_they_say_more_than_the_id() {
+        let body = br#"{"choices":[{"logprobs":{"content":[{"token":"token_id:9707","logprob":-0.1,"top_logprobs":[
+            {"token":"token_id:9707","logprob":-0.1,"bytes":[72,105]},
+            {"token":"token_id:5","logprob":-2.0,"bytes":[]},
+            {"token":"token_id:6","logprob":-3.0,"bytes":[239,191,189]},
+            {"token":"token_id:7","logprob":-4.0,"bytes":[116,111,107,101,110,95,105,100,58,55]},
+            {"token":"token_id:8","logprob":-5.0}]}]}}]}"#;
+        let t = parse_response(body, true, 5).unwrap();
+        assert_eq!(t.tokens[0], TopToken::new(Some(9707), "Hi", -0.1f32 as f64));
+        for tok in &t.tokens[1..] {
+            assert!(tok.is_id_only(), "{tok:?}");
+        }
+    }
+
+    #[test]
+    fn openai_bytes_names_become_exact_bytes() {
+        let body = br#"{"choices":[{"logprobs":{"top_logprobs":[{"bytes:\\xe2\\x80":-0.5,"bytes: \\x99":-1.5," ok":-2.0,"bytes:\\xzz":-3.0}]}}]}"#;
+        let t = parse_response(body, false, 4).unwrap();
+        assert_eq!(t.tokens[0].kind, TokenKind::Bytes(vec![0xe2, 0x80]));
+        assert_eq!(t.tokens[1].kind, TokenKind::Bytes(vec![0x99]));
+        assert_eq!(t.tokens[2].kind, TokenKind::Text);
+        // Not a well-formed bytes name: kept as the text it is.
+        assert_eq!(t.tokens[3].text, r"bytes:\xzz");
+        // Chat names such a piece by its bytes too, and `bytes` is authoritative.
+        let body = br#"{"choices":[{"logprobs":{"content":[{"top_logprobs":[{"token":"bytes:\\xe4","logprob":-0.5,"bytes":[228]}]}]}}]}"#;
+        let t = parse_response(body, false, 1).unwrap();
+        assert_eq!(t.tokens[0].exact_bytes(), Some(&[228][..]));
+    }
+
+    #[test]
+    fn error_objects_with_status_200_report_the_server_s_message() {
+        for (body, message) in [
+            (
+                r#"{"error":{"message":"model not loaded","type":"invalid_request_error","code":null}}"#,
+                "model not loaded; type invalid_request_error",
+            ),
+            (r#"{"error":"upstream timed out"}"#, "upstream timed out"),
+            (
+                r#"{"object":"error","message":"max_tokens is too large","type":"BadRequestError","param":null,"code":400}"#,
+                "max_tokens is too large; type BadRequestError; code 400",
+            ),
+        ] {
+            for err in [
+                parse_response(body.as_bytes(), false, 1).unwrap_err(),
+                parse_completion(body.as_bytes(), Api::Completions).unwrap_err(),
+                parse_completions(body.as_bytes(), Api::Chat, 2).unwrap_err(),
+            ] {
+                assert_eq!(err, WireError::Server(message.into()), "{body}");
+            }
+        }
+        // A response that carries `"error": null` is a response.
+        let body = br#"{"error":null,"choices":[{"text":"x"}]}"#;
+        assert_eq!(parse_completion(body, Api::Completions).unwrap().text, "x");
+        // A long message is cut.
+        let long = format!(r#"{{"error":{{"message":"{}"}}}}"#, "m".repeat(5000));
+        let WireError::Server(m) = parse_response(long.as_bytes(), false, 1).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(m.len(), MESSAGE_CHARS);
+    }
+
+    #[test]
+    fn more_choices_than_asked_are_refused_for_logprobs_too() {
+        let body = br#"{"choices":[{"logprobs":{"top_logprobs":[{"a":-0.1}]}},{"logprobs":{"top_logprobs":[{"b":-0.1}]}}]}"#;
+        assert_eq!(
+            parse_response(body, false, 1).unwrap_err(),
+            WireError::ChoiceCount { asked: 1, got: 2 }
+        );
+    }
+
+    fn logprob_request(
+        prompt_ids: Vec<u32>,
+        continuation_ids: Vec<u32>,
+        api: Api,
+    ) -> LogprobRequest {
+        LogprobRequest {
+            api,
+            model: "m".into(),
+            prompt: "Q".into(),
+            prompt_ids,
+            continuation_ids,
+            continuation_text: String::new(),
+            top_k: 20,
+        }
+    }
+
+    #[test]
+    fn vllm_is_asked_for_token_ids_and_token_array_prompts_are_pure() {
+        let req = logprob_request(vec![1, 2], vec![7], Api::Completions);
+        let body = request_body(Provider::Vllm, &req);
+        assert_eq!(body["prompt"], json!([1, 2, 7]));
+        assert_eq!(body["return_tokens_as_token_ids"], json!(true));
+        assert!(body.get("cache_prompt").is_none());
+        assert_eq!(unsendable(Provider::Vllm, &req), None);
+        // OpenAI's legacy completions take the same token array, without the vLLM flag.
+        let body = request_body(Provider::Openai, &req);
+        assert_eq!(body["prompt"], json!([1, 2, 7]));
+        assert!(body.get("return_tokens_as_token_ids").is_none());
+        // llama.cpp keeps its mixed form when there are no prompt ids.
+        let mixed = logprob_request(Vec::new(), vec![7], Api::Completions);
+        assert_eq!(
+            request_body(Provider::LlamaCpp, &mixed)["prompt"],
+            json!(["Q", 7])
+        );
+        // Chat is text: no flag, no ids.
+        let chat = logprob_request(Vec::new(), Vec::new(), Api::Chat);
+        assert!(
+            request_body(Provider::Vllm, &chat)
+                .get("return_tokens_as_token_ids")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn requests_a_provider_cannot_take_are_refused_before_sending() {
+        let mixed = logprob_request(Vec::new(), vec![7], Api::Completions);
+        assert_eq!(unsendable(Provider::LlamaCpp, &mixed), None);
+        for provider in [Provider::Vllm, Provider::Openai] {
+            let why = unsendable(provider, &mixed).unwrap();
+            assert!(why.contains("prompt_ids"), "{why}");
+        }
+        let chat = logprob_request(vec![1], Vec::new(), Api::Chat);
+        assert!(unsendable(Provider::Vllm, &chat).unwrap().contains("chat"));
+        let text_after_ids = LogprobRequest {
+            continuation_text: " 9".into(),
+            ..logprob_request(vec![1], Vec::new(), Api::Completions)
+        };
+        assert!(
+            unsendable(Provider::Vllm, &text_after_ids)
+                .unwrap()
+                .contains("continued by text")
         );
     }
 }
