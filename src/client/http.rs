@@ -6,7 +6,8 @@
 
 use super::retry::{RetryPolicy, retry_after_secs, transient_status};
 use super::wire::{
-    parse_completions, parse_response, provider_name, request_body, sample_body, unsendable,
+    error_in_body, parse_completions, parse_response, provider_name, request_body, sample_body,
+    unsendable,
 };
 use crate::error::{ClientError, WireError};
 use crate::request::{Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
@@ -202,10 +203,18 @@ impl Client {
                             if status == 200
                                 && key.as_deref().is_some_and(|k| contains(&bytes, k)) =>
                         {
-                            return Err(ClientError::Shape {
-                                url: url_text.clone(),
-                                message: "the response contains the API key; it is not recorded"
-                                    .into(),
+                            // An error object that quotes the key still says what went wrong.
+                            return Err(match error_in_body(&bytes) {
+                                Some(message) => ClientError::Server {
+                                    url: url_text.clone(),
+                                    message: redact(&message, key.as_deref()),
+                                },
+                                None => ClientError::Shape {
+                                    url: url_text.clone(),
+                                    message: "the response contains the API key; it is not \
+                                              recorded"
+                                        .into(),
+                                },
                             });
                         }
                         Ok(bytes) if status == 200 => {

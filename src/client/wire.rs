@@ -262,6 +262,13 @@ fn error_message(value: &Value) -> Option<String> {
     None
 }
 
+/// The server's message when a body is an error object (see [`parse_response`]).
+pub(crate) fn error_in_body(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| error_message(&v))
+}
+
 /// The response of a body, or what it is instead.
 fn response_of(body: &[u8]) -> Result<Response, WireError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("unexpected JSON: {e}"))?;
