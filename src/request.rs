@@ -142,6 +142,12 @@ impl Request {
     /// the others of its measurement (the continuation, or the seed), never the prompt text.
     pub fn describe(&self) -> String {
         let what = match self {
+            Request::Logprobs(r) if !r.prompt_ids.is_empty() => format!(
+                "top {} logprobs after the prompt as {} token ids and token ids {:?}",
+                r.top_k,
+                r.prompt_ids.len(),
+                r.continuation_ids
+            ),
             Request::Logprobs(r) if !r.continuation_ids.is_empty() => format!(
                 "top {} logprobs after token ids {:?}",
                 r.top_k, r.continuation_ids

@@ -100,9 +100,11 @@ impl Client {
             });
         }
         let body = request_body(model.provider, req);
-        let want_ids = !req.continuation_ids.is_empty()
-            || !req.prompt_ids.is_empty()
-            || model.provider.takes_token_ids() && req.api == Api::Completions;
+        // llama.cpp and vLLM (asked with `return_tokens_as_token_ids`) name top tokens by id,
+        // which extending a prefix by ids needs. OpenAI's legacy completions name them by text
+        // (or `bytes:` for a piece of a character) only: there the exact bytes identify a
+        // token, and the model's vocabulary gives its id.
+        let want_ids = model.provider.takes_token_ids() && req.api == Api::Completions;
         self.post(model, req.api, &body, |bytes| {
             parse_response(bytes, want_ids, req.top_k)
         })

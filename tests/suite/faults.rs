@@ -870,3 +870,52 @@ fn an_error_object_with_status_200_is_reported_without_the_key() {
     assert!(!stderr.contains(&KEY[..12]), "{stderr}");
     assert!(!recording_path(project.path()).exists());
 }
+
+/// A model entry of the probe set on another provider, as a model set would declare it.
+fn entry(base_url: &str, provider: &str) -> modecollapse::spec::ModelEntry {
+    serde_yaml::from_str(&format!(
+        "name: {MODEL}\nrole: base\nprovider: {provider}\nbase_url: {base_url}\nmodel: {MODEL}\n\
+         api: completions\nstatus: live\nmax_top_logprobs: 1000\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn token_array_prompts_reach_the_server_as_one_array() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client =
+        modecollapse::client::Client::new(client_options(Duration::from_secs(60), 1)).unwrap();
+    let Request::Logprobs(mut req) = logprob_request(1, 5) else {
+        unreachable!()
+    };
+    req.prompt_ids = vec![2, 106, 1645];
+    req.continuation_ids = vec![236743];
+    // vLLM: the ids come back as `token_id:` names.
+    let vllm = FaultServer::vllm_token_ids();
+    let t = runtime
+        .block_on(client.top_logprobs(&entry(&vllm.base_url(), "vllm"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = &vllm.seen()[0].body;
+    assert_eq!(sent["prompt"], serde_json::json!([2, 106, 1645, 236743]));
+    assert_eq!(sent["return_tokens_as_token_ids"], true);
+    assert!(t.tokens.iter().all(|t| t.is_id_only()) && t.tokens.len() == 5);
+    // OpenAI's legacy completions (here the same map shape from a real vLLM body): tokens come
+    // back by text, which is what that API gives; no id is demanded of them.
+    let openai = FaultServer::serving("vllm-completions-qwen3-top5.json");
+    let t = runtime
+        .block_on(client.top_logprobs(&entry(&openai.base_url(), "openai"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = &openai.seen()[0].body;
+    assert_eq!(sent["prompt"], serde_json::json!([2, 106, 1645, 236743]));
+    assert!(sent.get("return_tokens_as_token_ids").is_none());
+    assert_eq!(t.tokens[0].exact_bytes(), Some(&b"7"[..]));
+    // llama.cpp takes the same array too.
+    let llama = FaultServer::fixtures();
+    runtime
+        .block_on(client.top_logprobs(&entry(&llama.base_url(), "llama_cpp"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        llama.seen()[0].body["prompt"],
+        serde_json::json!([2, 106, 1645, 236743])
+    );
+}
