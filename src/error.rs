@@ -305,6 +305,67 @@ pub enum MeasureError {
     /// The live request budget (`--max-requests`) was used up.
     #[error("stopped at the request budget of {0} live request(s); what was recorded is kept")]
     BudgetExhausted(u64),
+    /// The model's declared tokenizer could not be used.
+    #[error("failed to use the tokenizer of model `{model}` of set `{model_set}`: {source}")]
+    Vocabulary {
+        /// Model set id.
+        model_set: String,
+        /// Model name.
+        model: String,
+        /// The cause.
+        #[source]
+        source: VocabError,
+    },
+}
+
+/// Failure to read a model's vocabulary, or a vocabulary that differs from the recorded one.
+#[derive(Debug, thiserror::Error)]
+pub enum VocabError {
+    /// The environment variable that names the tokenizer file is unset.
+    #[error(
+        "environment variable `{0}` (the tokenizer file's path) is not set; \
+         `scripts/local-models.sh env` prints it for the local models"
+    )]
+    PathUnset(String),
+    /// The tokenizer file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a vocabulary this build reads.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No such tiktoken encoding.
+    #[error("unknown tiktoken encoding `{name}`; known: {known}")]
+    UnknownEncoding {
+        /// The name asked for.
+        name: String,
+        /// The encodings this build has.
+        known: String,
+    },
+    /// The vocabulary is not the one the recordings were made with.
+    #[error(
+        "the vocabulary has fingerprint {found} but the recordings were made with {recorded} \
+         ({path}); record the changed tokenizer as a new version (`--models SET@VERSION \
+         --mode record`)"
+    )]
+    Changed {
+        /// The facts file.
+        path: String,
+        /// The recorded fingerprint.
+        recorded: String,
+        /// The loaded vocabulary's fingerprint.
+        found: String,
+    },
 }
 
 /// Any failure of a whole run, mapped to an exit code by [`Error::exit_code`].

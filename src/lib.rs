@@ -63,5 +63,6 @@ pub mod source;
 pub mod spec;
 pub mod stats;
 pub mod verdict;
+pub mod vocab;
 
 pub use error::{Error, ExitCode};

@@ -617,6 +617,11 @@ impl RecordingStore {
         }
     }
 
+    /// The recordings folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file holding a model's recordings.
     pub fn path_for(&self, model_set: &str, model: &str) -> PathBuf {
         self.root.join(model_set).join(format!("{model}.jsonl"))

@@ -1,10 +1,14 @@
 //! Where responses come from: recordings, a live server, or both, by mode.
 
 use crate::client::Client;
-use crate::error::{ClientError, RecordError};
+use crate::error::{ClientError, MeasureError, RecordError, VocabError};
 use crate::record::{Recorded, RecordingStore, today_utc};
 use crate::request::{Request, Response, SampleRequest, TopLogprobs};
-use crate::spec::{ModelEntry, ModelStatus};
+use crate::spec::{ModelEntry, ModelStatus, OutcomeSet};
+use crate::vocab::facts::outcome_key;
+use crate::vocab::{FactsStore, OutcomeFacts, Vocabulary, VocabularyFacts};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +102,8 @@ pub struct Source {
     live_requests: AtomicU64,
     on_live_request: Option<Box<dyn Fn() + Send + Sync>>,
     missing_is_unavailable: bool,
+    facts: FactsStore,
+    vocabularies: Mutex<BTreeMap<(String, String), Arc<VocabularyFacts>>>,
 }
 
 impl Fetched {
@@ -116,13 +122,78 @@ impl Source {
     pub fn new(mode: Mode, store: Arc<RecordingStore>, client: Option<Client>) -> Source {
         Source {
             mode,
-            store,
             client,
             budget: None,
             live_requests: AtomicU64::new(0),
             on_live_request: None,
             missing_is_unavailable: false,
+            facts: FactsStore::new(store.root()),
+            store,
+            vocabularies: Mutex::default(),
         }
+    }
+
+    /// The vocabulary facts for measuring `outcomes` on a model: in replay, those recorded
+    /// beside its responses (none for recordings made without a tokenizer); otherwise computed
+    /// from the model's declared tokenizer, checked against the recorded fingerprint (a
+    /// changed vocabulary must be recorded as a new version) and recorded (but in `live`
+    /// mode). A model without a `tokenizer:` uses whatever facts are recorded.
+    pub fn vocabulary_facts(
+        &self,
+        model_set: &str,
+        model: &ModelEntry,
+        outcomes: &OutcomeSet,
+    ) -> Result<Option<OutcomeFacts>, MeasureError> {
+        let key = outcome_key(outcomes);
+        let recorded = self.facts.get(model_set, &model.name)?;
+        let from_recording = || {
+            recorded
+                .as_ref()
+                .and_then(|f| f.outcome_sets.get(&key).cloned())
+        };
+        let Some(spec) = model.tokenizer.as_ref().filter(|_| self.mode.contacts_servers()) else {
+            return Ok(from_recording());
+        };
+        let fail = |source| MeasureError::Vocabulary {
+            model_set: model_set.to_string(),
+            model: model.name.clone(),
+            source,
+        };
+        // One vocabulary load per model per run; the facts of each outcome set are added to it.
+        let mut cache = self.vocabularies.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (model_set.to_string(), model.name.clone());
+        if let Some(f) = cache.get(&slot).and_then(|f| f.outcome_sets.get(&key)) {
+            return Ok(Some(f.clone()));
+        }
+        let vocab = Vocabulary::load(spec).map_err(fail)?;
+        let mut facts = match cache.get(&slot) {
+            Some(f) => (**f).clone(),
+            None => VocabularyFacts::new(&vocab),
+        };
+        if let Some(r) = &recorded {
+            let refresh = self.mode == Mode::Refresh;
+            if r.fingerprint != facts.fingerprint && !refresh {
+                return Err(fail(VocabError::Changed {
+                    path: self.facts.path_for(model_set, &model.name).display().to_string(),
+                    recorded: r.fingerprint.clone(),
+                    found: facts.fingerprint.clone(),
+                }));
+            }
+            if r.fingerprint == facts.fingerprint {
+                for (k, v) in &r.outcome_sets {
+                    facts.outcome_sets.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        let of_set = OutcomeFacts {
+            viable: vocab.viable(outcomes),
+        };
+        facts.outcome_sets.insert(key, of_set.clone());
+        if self.mode != Mode::Live && recorded.as_ref() != Some(&facts) {
+            self.facts.put(model_set, &model.name, &facts)?;
+        }
+        cache.insert(slot, Arc::new(facts));
+        Ok(Some(of_set))
     }
 
     /// Stops live requests after `n` (`--max-requests`).

@@ -15,9 +15,10 @@
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::{LogprobRequest, Request};
+use crate::request::{LogprobRequest, Request, TopToken};
 use crate::source::Source;
-use crate::spec::{Api, PrefixState};
+use crate::spec::{Api, OutcomeSet, PrefixState};
+use crate::vocab::ViableToken;
 use crate::stats::{Chunk, MassBounds};
 use futures::StreamExt;
 
@@ -57,6 +58,7 @@ pub(super) async fn measure(
         mass: 1.0,
     }];
     let mut requests = 0u32;
+    let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;
     let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>, dead: &mut f64| {
         let reach = outcomes.reachable(&node.text);
         if reach.is_empty() {
@@ -97,7 +99,9 @@ pub(super) async fn measure(
                     } else {
                         node.text.clone()
                     },
-                    top_k: k.min(t.model.max_top_logprobs),
+                    top_k: k
+                        .max(t.model.enumerate_min_top_k.unwrap_or(0))
+                        .min(t.model.max_top_logprobs),
                 };
                 (node, Request::Logprobs(req))
             })
@@ -113,11 +117,12 @@ pub(super) async fn measure(
         .await;
         source.flush()?;
         let mut next = Vec::new();
-        for ((node, _), result) in level.into_iter().zip(fetched) {
+        for ((node, req), result) in level.into_iter().zip(fetched) {
             let fetched = result.map_err(|e| t.fail(e))?;
             log.note(&fetched);
+            let listed = &fetched.logprobs().tokens;
             let mut seen = 0.0;
-            for tok in &fetched.logprobs().tokens {
+            for tok in listed {
                 let prob = tok.logprob.exp();
                 seen += prob;
                 let mass = node.mass * prob;
@@ -144,15 +149,124 @@ pub(super) async fn measure(
                     PrefixState::Open => unresolved(&child, mass, &mut chunks, &mut dead),
                 }
             }
-            unresolved(
-                &node,
-                (1.0 - seen).max(0.0) * node.mass,
-                &mut chunks,
-                &mut dead,
-            );
+            let unseen = (1.0 - seen).max(0.0) * node.mass;
+            let Some(facts) = &facts else {
+                unresolved(&node, unseen, &mut chunks, &mut dead);
+                continue;
+            };
+            let asked = match &req {
+                Request::Logprobs(r) => r.top_k as usize,
+                Request::Sample(_) => unreachable!("enumerate asks for logprobs"),
+            };
+            let split = split_unseen(outcomes, &node.text, listed, asked, &facts.viable, unseen);
+            match outcomes.classify_end(&node.text) {
+                Some(n) => lower[n] += split.ends,
+                None => dead += split.ends,
+            }
+            if split.reach.is_empty() {
+                dead += split.capped;
+            } else if split.capped > 0.0 {
+                chunks.push(Chunk {
+                    mass: split.capped,
+                    reach: split.reach,
+                });
+            }
         }
         frontier = next;
     }
     let bounds = MassBounds { lower, chunks };
     Ok(Measurement::from_bounds("enumerate", &bounds, dead, &log))
+}
+
+/// How a node's unseen mass divides once the vocabulary is known.
+#[derive(Debug, Clone, PartialEq)]
+struct UnseenSplit {
+    /// Mass that provably does what ending generation at the node would (every unlisted
+    /// token but the viable ones has that effect).
+    ends: f64,
+    /// Mass that may be on unlisted viable tokens: at most their count times the smallest
+    /// listed probability (a token outside the top-k is no more probable than any inside it).
+    capped: f64,
+    /// What the capped mass may become: the node's own outcome if it ends there, and whatever
+    /// the unlisted viable tokens reach. It may also become no outcome.
+    reach: Vec<usize>,
+}
+
+/// Splits the `unseen` mass (absolute) of the node with text `text`, whose response listed
+/// `listed` where `asked` tokens were asked for, given the vocabulary's `viable` tokens.
+///
+/// Why it is sound: every unlisted token is either viable (in `viable`) or inert at the node
+/// (its effect is that of ending generation: [`crate::vocab::Vocabulary::viable`]); each
+/// unlisted token has probability at most the smallest listed one, `p_min`, when the server
+/// lists the true top tokens. So the unlisted viable tokens hold at most `c · p_min` of the
+/// node's probability (`c` their count) and the rest of the unseen mass ends. Without ids
+/// (servers that extend prefixes by text), a listed text removes one viable token of those
+/// bytes from the count, never more, so `c` can only be over-counted. When the server lists
+/// fewer tokens than asked the list may not be the top tokens of the whole vocabulary, so no
+/// cap is taken and every unlisted viable token may hold all of the unseen mass.
+fn split_unseen(
+    outcomes: &OutcomeSet,
+    text: &str,
+    listed: &[TopToken],
+    asked: usize,
+    viable: &[ViableToken],
+    unseen: f64,
+) -> UnseenSplit {
+    let end = outcomes.classify_end(text);
+    let mut remaining: Vec<&ViableToken> = viable.iter().collect();
+    for tok in listed {
+        let hit = match tok.id {
+            Some(id) => remaining.iter().position(|v| v.id == id),
+            None => remaining.iter().position(|v| v.has_bytes(tok.text.as_bytes())),
+        };
+        if let Some(i) = hit {
+            remaining.swap_remove(i);
+        }
+    }
+    // Only the unlisted viable tokens that are not inert at this node matter here.
+    let mut reach: Vec<usize> = end.into_iter().collect();
+    let mut count = 0usize;
+    for v in remaining {
+        let state = outcomes.classify(&format!("{text}{}", v.text));
+        let inert = match end {
+            Some(n) => state == PrefixState::Complete(n),
+            None => state == PrefixState::Dead,
+        };
+        if inert {
+            continue;
+        }
+        count += 1;
+        match state {
+            PrefixState::Complete(n) => reach.push(n),
+            PrefixState::Open => reach.extend(outcomes.reachable(&format!("{text}{}", v.text))),
+            PrefixState::Dead => {}
+        }
+    }
+    reach.sort_unstable();
+    reach.dedup();
+    let p_min = listed
+        .iter()
+        .map(|t| t.logprob.exp())
+        .fold(f64::INFINITY, f64::min);
+    let node_mass_of_unseen = unseen;
+    let capped = if count == 0 {
+        0.0
+    } else if listed.len() < asked || !p_min.is_finite() {
+        node_mass_of_unseen
+    } else {
+        // `unseen` is absolute; p_min is relative to the node: the node's mass is
+        // unseen / (1 - seen), so the cap scales with it.
+        let seen: f64 = listed.iter().map(|t| t.logprob.exp()).sum();
+        let tail = (1.0 - seen).max(0.0);
+        if tail <= 0.0 {
+            0.0
+        } else {
+            (count as f64 * p_min / tail).min(1.0) * node_mass_of_unseen
+        }
+    };
+    UnseenSplit {
+        ends: (node_mass_of_unseen - capped).max(0.0),
+        capped,
+        reach,
+    }
 }

@@ -94,6 +94,9 @@ pub struct Measurement {
     pub sampled: Option<sample::Sampled>,
     /// Reasons to trust a figure less than its interval suggests.
     pub warnings: Vec<String>,
+    /// For `next_token`: the post's uncertainty bar on the entropy (a heuristic, not a bound;
+    /// `entropy` holds the guaranteed one).
+    pub post_bar: Option<Interval>,
 }
 
 impl Measurement {
@@ -121,7 +124,36 @@ impl Measurement {
             recorded: log.recorded.clone(),
             sampled: None,
             warnings: Vec::new(),
+            post_bar: None,
         }
+    }
+
+    /// The figures of two guaranteed descriptions of the same measurement: each interval is
+    /// the intersection of the two (both contain the truth, so their intersection does), the
+    /// point is `self`'s, clamped into it.
+    pub(crate) fn intersect(&self, other: &Measurement) -> Measurement {
+        let both = |a: Interval, b: Interval| {
+            let low = a.low.max(b.low);
+            let high = a.high.min(b.high).max(low);
+            Interval {
+                point: a.point.clamp(low, high),
+                low,
+                high,
+            }
+        };
+        let mut m = self.clone();
+        m.entropy = both(self.entropy, other.entropy);
+        m.coverage = both(self.coverage, other.coverage);
+        m.mode_prob = both(self.mode_prob, other.mode_prob);
+        m.shares = self
+            .shares
+            .iter()
+            .zip(&other.shares)
+            .map(|(&a, &b)| both(a, b))
+            .collect();
+        m.mode_certain = self.mode_certain || (other.mode_certain && other.mode == self.mode);
+        m.unresolved = self.unresolved.min(other.unresolved);
+        m
     }
 
     /// A real-valued metric as an interval.

@@ -1,14 +1,20 @@
 //! The post's method: one request, the top-k next tokens, outcomes that are single tokens.
 //!
-//! P(N) is the probability of the single token whose text decides outcome N (" 97", or " 97."
-//! where a tokenizer has it). The interval is the post's uncertainty bar: from the entropy of
-//! the seen outcomes up to the largest entropy possible were the unseen mass spread uniformly
-//! over the vocabulary's other tokens (`vocab_size` of the model; ln K when it is not given).
-//! It is a heuristic bar, not a guaranteed bound — `enumerate` gives those.
+//! P(N) is the probability of the single tokens whose text decides outcome N (" 97", or " 97."
+//! where a tokenizer has it). The interval is a guaranteed bound from the ranks: a token
+//! outside the top k is no more probable than the k-th, so an unlisted outcome holds at most
+//! (its tokens) × that probability; with a declared tokenizer the tokens are counted exactly,
+//! without one each outcome is taken to be one token. It never exceeds ln K.
+//!
+//! The post's uncertainty bar is kept as its own figure (`post_bar`): from the entropy of the
+//! seen outcomes up to the largest entropy possible were the unseen mass spread uniformly over
+//! the vocabulary's other tokens (`vocab_size`; ln K when not given). It is a heuristic bar,
+//! not a bound: it can exceed ln K.
 
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
-use crate::request::{LogprobRequest, Request};
+use crate::request::{LogprobRequest, Request, TopToken};
+use crate::vocab::ViableToken;
 use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
@@ -18,6 +24,7 @@ pub(super) async fn measure(
     source: &Source,
     top_k: u32,
 ) -> Result<Measurement, MeasureError> {
+    let asked = top_k.min(t.model.max_top_logprobs);
     let req = LogprobRequest {
         api: t.model.api,
         model: t.model.model.clone(),
@@ -25,8 +32,10 @@ pub(super) async fn measure(
         prompt_ids: Vec::new(),
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
-        top_k: top_k.min(t.model.max_top_logprobs),
+        top_k: asked,
     };
+    let outcomes = &t.spec.outcomes;
+    let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;
     let fetched = source
         .fetch(t.model_set, t.model, &Request::Logprobs(req))
         .await
@@ -34,22 +43,134 @@ pub(super) async fn measure(
     source.flush()?;
     let mut log = FetchLog::default();
     log.note(&fetched);
-    let outcomes = &t.spec.outcomes;
-    let probs: Vec<(f64, Option<usize>)> = fetched
-        .logprobs()
-        .tokens
+    let listed = &fetched.logprobs().tokens;
+    let probs: Vec<(f64, Option<usize>)> = listed
         .iter()
         .map(|tok| (tok.logprob.exp(), single_token_outcome(outcomes, &tok.text)))
         .collect();
-    let bounds = bounds_from(outcomes, &probs);
+    let unlisted = unlisted_per_outcome(outcomes, listed, facts.as_ref().map(|f| f.viable.as_slice()));
+    let full_list = listed.len() >= asked as usize;
+    let [per_outcome, pooled] = rank_bounds(outcomes, &probs, &unlisted, full_list);
     let dead = probs
         .iter()
         .filter(|(_, o)| o.is_none())
         .map(|(p, _)| p)
         .sum();
-    let mut m = Measurement::from_bounds("next_token", &bounds, dead, &log);
-    m.entropy = post_bar(&probs, m.entropy.point, t.model.vocab_size, outcomes.len());
+    let a = Measurement::from_bounds("next_token", &per_outcome, dead, &log);
+    let b = Measurement::from_bounds("next_token", &pooled, dead, &log);
+    let mut m = a.intersect(&b);
+    m.post_bar = Some(post_bar(&probs, m.entropy.point, t.model.vocab_size, outcomes.len()));
+    if facts.is_none() && t.model.tokenizer.is_none() && !unlisted.iter().all(|&c| c == 0) {
+        m.warnings.push(
+            "no tokenizer declared: the bounds assume each outcome is at most one token; \
+             declare `tokenizer:` in the model set for exact counts"
+                .into(),
+        );
+    }
     Ok(m)
+}
+
+/// Unlisted tokens that decide each outcome on their own: from the vocabulary's viable
+/// tokens where known, else one per outcome without a listed token (the method's premise:
+/// an outcome is a token, such as GPT-3's " 97").
+fn unlisted_per_outcome(
+    outcomes: &OutcomeSet,
+    listed: &[TopToken],
+    viable: Option<&[ViableToken]>,
+) -> Vec<usize> {
+    let mut count = vec![0usize; outcomes.len()];
+    match viable {
+        Some(viable) => {
+            let mut remaining: Vec<&ViableToken> = viable.iter().collect();
+            for tok in listed {
+                let hit = match tok.id {
+                    Some(id) => remaining.iter().position(|v| v.id == id),
+                    None => remaining.iter().position(|v| v.has_bytes(tok.text.as_bytes())),
+                };
+                if let Some(i) = hit {
+                    remaining.swap_remove(i);
+                }
+            }
+            for v in remaining {
+                if let Some(n) = single_token_outcome(outcomes, &v.text) {
+                    count[n] += 1;
+                }
+            }
+        }
+        None => {
+            for tok in listed {
+                if let Some(n) = single_token_outcome(outcomes, &tok.text) {
+                    count[n] = usize::MAX;
+                }
+            }
+            for c in &mut count {
+                *c = if *c == usize::MAX { 0 } else { 1 };
+            }
+        }
+    }
+    count
+}
+
+/// Two guaranteed descriptions of the unseen mass, each a superset of what is possible (so
+/// both give valid bounds, and so does their intersection): every unlisted token holds at
+/// most the smallest listed probability `p_min` (when the list is full, i.e. the true top
+/// k), and together they hold at most the unseen mass.
+/// * per outcome: outcome N may gain up to `min(c_N · p_min, unseen)`, each independently;
+/// * pooled: the outcomes with `c_N > 0` share at most `min(Σ c_N · p_min, unseen)`.
+fn rank_bounds(
+    outcomes: &OutcomeSet,
+    probs: &[(f64, Option<usize>)],
+    unlisted: &[usize],
+    full_list: bool,
+) -> [MassBounds; 2] {
+    let mut lower = vec![0.0; outcomes.len()];
+    let mut seen = 0.0;
+    let mut p_min = f64::INFINITY;
+    for &(p, outcome) in probs {
+        seen += p;
+        p_min = p_min.min(p);
+        if let Some(n) = outcome {
+            lower[n] += p;
+        }
+    }
+    let unseen = (1.0 - seen).max(0.0);
+    let cap = |c: usize| {
+        if full_list && p_min.is_finite() {
+            (c as f64 * p_min).min(unseen)
+        } else {
+            unseen
+        }
+    };
+    let per_outcome = unlisted
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c > 0)
+        .map(|(n, &c)| Chunk {
+            mass: cap(c),
+            reach: vec![n],
+        })
+        .filter(|c| c.mass > 0.0)
+        .collect();
+    let total: usize = unlisted.iter().fold(0usize, |a, &c| a.saturating_add(c));
+    let reach: Vec<usize> = (0..unlisted.len()).filter(|&n| unlisted[n] > 0).collect();
+    let pooled = if reach.is_empty() || cap(total) <= 0.0 {
+        Vec::new()
+    } else {
+        vec![Chunk {
+            mass: cap(total),
+            reach,
+        }]
+    };
+    [
+        MassBounds {
+            lower: lower.clone(),
+            chunks: per_outcome,
+        },
+        MassBounds {
+            lower,
+            chunks: pooled,
+        },
+    ]
 }
 
 /// The outcome a single token decides, if any.
@@ -58,25 +179,6 @@ fn single_token_outcome(outcomes: &OutcomeSet, text: &str) -> Option<usize> {
         PrefixState::Complete(n) => Some(n),
         PrefixState::Open => outcomes.classify_end(text),
         PrefixState::Dead => None,
-    }
-}
-
-fn bounds_from(outcomes: &OutcomeSet, probs: &[(f64, Option<usize>)]) -> MassBounds {
-    let mut lower = vec![0.0; outcomes.len()];
-    let mut seen = 0.0;
-    for &(p, outcome) in probs {
-        seen += p;
-        if let Some(n) = outcome {
-            lower[n] += p;
-        }
-    }
-    let unseen = (1.0 - seen).max(0.0);
-    MassBounds {
-        lower,
-        chunks: vec![Chunk {
-            mass: unseen,
-            reach: (0..outcomes.len()).collect(),
-        }],
     }
 }
 
@@ -135,12 +237,43 @@ mod tests {
         .collect();
         assert_eq!(probs[0].1, Some(97));
         assert_eq!(probs[3].1, None);
-        let b = bounds_from(&outcomes, &probs);
+        let [b, _] = rank_bounds(&outcomes, &probs, &[1; 101], true);
         assert!((b.coverage().point - 0.9).abs() < 1e-12);
         let bar = post_bar(&probs, 0.5, Some(50_257), 101);
         let expected = -(0.7f64 * 0.7f64.ln() + 0.1 * 0.1f64.ln() + 3.0 * 0.05 * 0.05f64.ln())
             - 0.05 * (0.05f64 / 50_252.0).ln();
         assert!((bar.high - expected).abs() < 1e-12);
         assert_eq!(bar.low, 0.5);
+    }
+
+    // Synthetic responses (unit test data): the rank bounds contain every distribution the
+    // response allows (unlisted outcomes each at most p_min, in total at most the unseen
+    // mass) and never exceed ln K, where the post's bar does.
+    #[test]
+    fn rank_bounds_contain_every_allowed_distribution_and_stay_below_ln_k() {
+        use crate::stats::{entropy_nats, normalized};
+        let outcomes = OutcomeSet::Choices(crate::spec::ChoiceList {
+            texts: vec![" A".into(), " B".into(), " C".into(), " D".into()],
+        });
+        // Listed: " A" 0.5, " B" 0.2, " the" 0.1 (no outcome); p_min = 0.1, unseen 0.2.
+        let probs = vec![(0.5, Some(0)), (0.2, Some(1)), (0.1, None)];
+        let unlisted = [0, 0, 1, 1];
+        let [a, b] = rank_bounds(&outcomes, &probs, &unlisted, true);
+        let ea = a.entropy();
+        let eb = b.entropy();
+        let (low, high) = (ea.low.max(eb.low), ea.high.min(eb.high));
+        assert!(high <= 4f64.ln() + 1e-9 && low <= high, "{low} {high}");
+        let mut rng = 1u64;
+        for _ in 0..2000 {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let c = (rng >> 11) as f64 / (1u64 << 53) as f64 * 0.1;
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let d = ((rng >> 11) as f64 / (1u64 << 53) as f64 * 0.1).min(0.2 - c);
+            let p = [0.5, 0.2, c, d];
+            let h = entropy_nats(&normalized(&p));
+            assert!(h >= low - 1e-9 && h <= high + 1e-9, "{h} not in [{low}, {high}]");
+        }
+        let bar = post_bar(&probs, 0.5, Some(262_144), 4);
+        assert!(bar.high > 4f64.ln(), "the post's bar is not a bound: {}", bar.high);
     }
 }

@@ -195,6 +195,7 @@ fn figures(
             .into_iter()
             .chain(one_outcome_warning(&counts))
             .collect(),
+        post_bar: None,
         sampled: Some(Sampled {
             counts,
             other,

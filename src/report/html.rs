@@ -1461,6 +1461,7 @@ mod tests {
             recorded: ["2026-01-01".to_string()].into(),
             sampled: None,
             warnings: vec![format!("a warning {NASTY}")],
+            post_bar: None,
         }
     }
 

@@ -72,6 +72,7 @@ pub(crate) fn measurement_json(set: &str, pair: &MeasuredPair, outcomes: &Outcom
             "interval": s.interval,
         })),
         "warnings": m.warnings,
+        "post_bar": m.post_bar.map(|b| json!({"low": b.low, "high": b.high})),
         "distribution": distribution,
     })
 }

@@ -64,6 +64,9 @@ pub fn snapshot_value(claim: &ClaimResult, set: &SetResult) -> Value {
                 if !m.warnings.is_empty() {
                     v["warnings"] = json!(m.warnings);
                 }
+                if let Some(b) = m.post_bar {
+                    v["post_bar"] = json!(format!("[{:.3}, {:.3}]", b.low, b.high));
+                }
                 if let Some(s) = &m.sampled {
                     let inside: u64 = s.counts.iter().sum();
                     v["sampled"] = json!(format!(

@@ -621,6 +621,11 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
                 "`max_top_logprobs`, `concurrency` and `max_n` must be at least 1".into(),
             ));
         }
+        if let Some(t) = &m.tokenizer {
+            if let Err(message) = t.check() {
+                problems.push(at("tokenizer:", message));
+            }
+        }
     }
     if problems.is_empty() {
         Ok(set)

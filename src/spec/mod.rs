@@ -22,7 +22,9 @@ pub use load::{
     Catalog, LoadedModelSet, LoadedSpec, LoadedUntestable, ParsedSpec, load_catalog,
     parse_any_spec, parse_model_set, parse_spec, recorded_versions, valid_version,
 };
-pub use model_set::{Api, ModelEntry, ModelSet, ModelStatus, Provider};
+pub use model_set::{
+    Api, ModelEntry, ModelSet, ModelStatus, Provider, TokenizerKind, TokenizerSpec,
+};
 pub use outcome::{
     Category, CategoryList, ChoiceList, IntegerRange, MAX_OUTCOMES, OutcomeRef, OutcomeSet,
     PrefixState,

@@ -49,6 +49,17 @@ pub struct ModelEntry {
     /// Vocabulary size, for the `next_token` uncertainty bar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocab_size: Option<u64>,
+    /// The model's tokenizer. With it the logprob methods know which unseen tokens can still
+    /// change an outcome, which makes `enumerate` exact and `next_token`'s bounds tight; the
+    /// facts used are recorded beside the responses, so replay needs no tokenizer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<TokenizerSpec>,
+    /// The fewest top log-probabilities `enumerate` asks this model for at any node (default:
+    /// the spec's `top_k`). For a vocabulary whose viable tokens never rank high (gemma's
+    /// byte-fallback digits `<0x30>`..`<0x39>`), a deeper list is what makes the figures
+    /// exact: each unlisted viable token is bounded by the smallest listed probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enumerate_min_top_k: Option<u32>,
     /// Requests in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
@@ -74,6 +85,52 @@ fn default_max_n() -> u32 {
 
 fn is_one(n: &u32) -> bool {
     *n == 1
+}
+
+/// Where a model's vocabulary comes from (`tokenizer:` in a model set).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerSpec {
+    /// `gguf` (llama.cpp's model file), `hf_json` (a Hugging Face `tokenizer.json`) or
+    /// `tiktoken` (a named OpenAI encoding, built in).
+    pub kind: TokenizerKind,
+    /// For `gguf` and `hf_json`: the environment variable that holds the file's path (files
+    /// live outside the project, so the path is never written in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_env: Option<String>,
+    /// For `tiktoken`: `r50k_base`, `p50k_base`, `cl100k_base` or `o200k_base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+}
+
+/// The kinds of tokenizer declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenizerKind {
+    /// A GGUF file's vocabulary.
+    Gguf,
+    /// A Hugging Face `tokenizer.json`.
+    HfJson,
+    /// A named tiktoken encoding.
+    Tiktoken,
+}
+
+impl TokenizerSpec {
+    /// Checks that the fields of the kind are given, and only those.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match (self.kind, &self.path_env, &self.encoding) {
+            (TokenizerKind::Tiktoken, None, Some(_)) => Ok(()),
+            (TokenizerKind::Tiktoken, _, _) => {
+                Err("a `tiktoken` tokenizer takes `encoding:` (e.g. cl100k_base) and no `path_env:`".into())
+            }
+            (_, Some(v), None) if !v.is_empty() => Ok(()),
+            (kind, _, _) => Err(format!(
+                "a `{}` tokenizer takes `path_env:` (the environment variable that holds the \
+                 file's path) and no `encoding:`",
+                if kind == TokenizerKind::Gguf { "gguf" } else { "hf_json" }
+            )),
+        }
+    }
 }
 
 /// The kind of server.
