@@ -108,10 +108,7 @@ pub enum ClientError {
     },
     /// The server answered a request for `n` completions with another number of choices;
     /// nothing of it is recorded (which choice answers which sample would be a guess).
-    #[error(
-        "failed to get {asked} completions from {url}: the response has {got} choice(s); if the \
-         server caps `n`, set the model's `max_n` to its cap (llama.cpp: its slots, n_parallel)"
-    )]
+    #[error("{}", choice_count_message(.url, *.asked, *.got))]
     ChoiceCount {
         /// The endpoint URL.
         url: String,
@@ -120,6 +117,112 @@ pub enum ClientError {
         /// Choices returned.
         got: usize,
     },
+    /// The server answered with fewer top log-probabilities than asked; nothing is recorded,
+    /// since a list recorded under a request it did not answer would read as the top `asked`.
+    #[error(
+        "failed to get {asked} top logprobs from {url}: {got} top logprobs in the response where \
+         {asked} were asked; the model's `max_top_logprobs` is {max_top_logprobs}: if the server \
+         caps them (OpenAI's legacy completions return at most 5), set it to {got}{}",
+        merged_tokens_note(*.by_text)
+    )]
+    TopCount {
+        /// The endpoint URL.
+        url: String,
+        /// Top log-probabilities asked for.
+        asked: u32,
+        /// Top log-probabilities returned.
+        got: usize,
+        /// The model's `max_top_logprobs`.
+        max_top_logprobs: u32,
+        /// Whether the response named its tokens by text only (the legacy map shape).
+        by_text: bool,
+    },
+    /// The server answered 200 with an error object instead of a response.
+    #[error("failed to get a response from {url}: the server answered with an error: {message}")]
+    Server {
+        /// The endpoint URL.
+        url: String,
+        /// The server's message (with the key masked, should it echo it).
+        message: String,
+    },
+    /// The request cannot be expressed on this provider's wire format.
+    #[error("failed to build the request for {provider}: {message}")]
+    Unsendable {
+        /// The provider's name as the model set writes it.
+        provider: &'static str,
+        /// What the provider does not take.
+        message: String,
+    },
+}
+
+/// What a response that names tokens by text alone may also have done.
+fn merged_tokens_note(by_text: bool) -> &'static str {
+    if by_text {
+        "; a server that names tokens only by text can also merge two tokens of equal text into \
+         one (vLLM names them by id with `return_tokens_as_token_ids`, which `provider: vllm` \
+         sends)"
+    } else {
+        ""
+    }
+}
+
+/// The message of [`ClientError::ChoiceCount`]: the advice depends on which way the count is
+/// off.
+fn choice_count_message(url: &str, asked: u32, got: usize) -> String {
+    if got > asked as usize {
+        format!(
+            "failed to get {asked} completion(s) from {url}: the response has {got} choices, more \
+             than asked; the server does not honour `n`, and nothing of the response is recorded \
+             (which choice answers which request would be a guess)"
+        )
+    } else {
+        format!(
+            "failed to get {asked} completions from {url}: the response has {got} choice(s); if \
+             the server caps `n`, set the model's `max_n` to its cap (llama.cpp: its slots, \
+             n_parallel)"
+        )
+    }
+}
+
+/// Why a response body could not be used (the client adds the URL; see [`ClientError`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WireError {
+    /// The body is not the response shape; the message says what is missing.
+    #[error("{0}")]
+    Shape(String),
+    /// The server answered with another number of choices than the request's `n`.
+    #[error("{got} choices in the response where n = {asked} were asked")]
+    ChoiceCount {
+        /// Choices asked for.
+        asked: u32,
+        /// Choices returned.
+        got: usize,
+    },
+    /// The server answered with fewer top log-probabilities than asked.
+    #[error("{got} top logprobs in the response where {asked} were asked")]
+    TopCount {
+        /// Top log-probabilities asked for.
+        asked: u32,
+        /// Top log-probabilities returned (distinct entries).
+        got: usize,
+        /// Whether the response named its tokens by text only (a map keyed by token text).
+        by_text: bool,
+    },
+    /// The body is an error object (`{"error": …}`, or vLLM's `{"object": "error", …}`).
+    #[error("the server answered with an error: {0}")]
+    Server(String),
+}
+
+impl From<String> for WireError {
+    fn from(message: String) -> WireError {
+        WireError::Shape(message)
+    }
+}
+
+impl From<&str> for WireError {
+    fn from(message: &str) -> WireError {
+        WireError::Shape(message.to_string())
+    }
 }
 
 /// Failure reading or writing recordings.

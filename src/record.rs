@@ -26,7 +26,8 @@
 
 use crate::error::RecordError;
 use crate::request::{
-    Batch, Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs, TopToken,
+    Batch, Completion, LogprobRequest, Request, Response, SampleRequest, TokenKind, TopLogprobs,
+    TopToken,
 };
 use crate::spec::Api;
 use serde::{Deserialize, Serialize};
@@ -78,8 +79,95 @@ struct PromptLine {
 
 /// A candidate as stored: `[id, text, logprob]`, the most compact readable form. The logprob
 /// is written as the shortest text that round-trips its single-precision value.
-#[derive(Serialize, Deserialize)]
-struct TokenRow(Option<u32>, String, f32);
+///
+/// Where the text is not the whole story the row says so, and only there, so that every row
+/// written before token kinds existed reads as it always did:
+///
+/// ```text
+/// [236819, "9", -1.23]            text: the token's bytes are its text's UTF-8
+/// [1, "", -10.7]                  empty text: a special token (llama.cpp's control tokens)
+/// [100257, "<|endoftext|>", -3, null]   a special token the server named (OpenAI)
+/// [432, "\u{fffd}", -9.57, "c2"]        exact bytes in hex, which are not UTF-8; the text is
+///                                   their lossy rendering
+/// [123, null, -0.5]               only the id is known (vLLM's `token_id:123`)
+/// ```
+struct TokenRow(TopToken);
+
+impl Serialize for TokenRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = &self.0;
+        let lp = t.logprob as f32;
+        match &t.kind {
+            TokenKind::Text => (t.id, &t.text, lp).serialize(s),
+            TokenKind::Special if t.text.is_empty() => (t.id, &t.text, lp).serialize(s),
+            TokenKind::Special => (t.id, &t.text, lp, None::<&str>).serialize(s),
+            TokenKind::Bytes(b) => (t.id, &t.text, lp, hex::encode(b)).serialize(s),
+            TokenKind::IdOnly => (t.id, None::<&str>, lp).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TokenRow, D::Error> {
+        d.deserialize_seq(TokenRowVisitor)
+    }
+}
+
+struct TokenRowVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TokenRowVisitor {
+    type Value = TokenRow;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a token row [id, text, logprob] with an optional fourth element")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TokenRow, A::Error> {
+        use serde::de::Error;
+        let missing = |i| A::Error::invalid_length(i, &self);
+        let id: Option<u32> = seq.next_element()?.ok_or_else(|| missing(0))?;
+        let text: Option<String> = seq.next_element()?.ok_or_else(|| missing(1))?;
+        let lp: f32 = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let extra: Option<Option<String>> = seq.next_element()?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom("a token row has at most four elements"));
+        }
+        token_from_row(id, text, f64::from(lp), extra)
+            .map(TokenRow)
+            .map_err(A::Error::custom)
+    }
+}
+
+/// The token a row stands for; only the forms [`TokenRow`] writes are accepted, so that reading
+/// and writing a file gives it back byte for byte.
+fn token_from_row(
+    id: Option<u32>,
+    text: Option<String>,
+    logprob: f64,
+    extra: Option<Option<String>>,
+) -> Result<TopToken, String> {
+    match (text, extra) {
+        (None, None) => id
+            .map(|id| TopToken::id_only(id, logprob))
+            .ok_or_else(|| "a token row without text needs an id".to_string()),
+        (None, Some(_)) => Err("a token row without text has three elements".into()),
+        (Some(text), None) => Ok(TopToken::new(id, text, logprob)),
+        (Some(text), Some(None)) if !text.is_empty() => Ok(TopToken::special(id, text, logprob)),
+        (Some(_), Some(None)) => Err("a special token without a name has three elements".into()),
+        (Some(text), Some(Some(hex))) => {
+            let bytes =
+                hex::decode(&hex).map_err(|e| format!("token bytes {hex:?} are not hex: {e}"))?;
+            let token = TopToken::from_bytes(id, bytes, logprob);
+            match token.kind {
+                TokenKind::Bytes(_) if token.text == text => Ok(token),
+                TokenKind::Bytes(_) => Err(format!(
+                    "token text {text:?} is not the rendering of its bytes {hex}"
+                )),
+                _ => Err(format!("token bytes {hex} are UTF-8, written as text")),
+            }
+        }
+    }
+}
 
 /// Sampling settings of a sample line. `batch` is written only for a sample that came from a
 /// request with `n > 1`, so lines of unbatched samples (all lines before batches existed) read
@@ -112,6 +200,9 @@ struct ResponseLine {
     prompt: String,
     api: Api,
     model: String,
+    /// The prompt as token ids, for requests that send a token-array prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    prompt_ids: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ids: Vec<u32>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -294,6 +385,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
                     r.api,
                     r.model,
                     prompt.clone(),
+                    r.prompt_ids,
                     r.ids,
                     r.text,
                     r.top_k,
@@ -405,6 +497,7 @@ fn entry_to_line(key: &str, req: &Request, rec: &Recorded) -> ResponseLine {
         prompt: text_id(req.prompt()),
         api: Api::Completions,
         model: req.model().to_string(),
+        prompt_ids: Vec::new(),
         ids: Vec::new(),
         text: String::new(),
         top_k: None,
@@ -418,15 +511,11 @@ fn entry_to_line(key: &str, req: &Request, rec: &Recorded) -> ResponseLine {
     match (req, &rec.response) {
         (Request::Logprobs(r), Response::Logprobs(t)) => {
             line.api = r.api;
+            line.prompt_ids = r.prompt_ids.clone();
             line.ids = r.continuation_ids.clone();
             line.text = r.continuation_text.clone();
             line.top_k = Some(r.top_k);
-            line.top = Some(
-                t.tokens
-                    .iter()
-                    .map(|t| TokenRow(t.id, t.text.clone(), t.logprob as f32))
-                    .collect(),
-            );
+            line.top = Some(t.tokens.iter().map(|t| TokenRow(t.clone())).collect());
         }
         (Request::Sample(r), Response::Sample(c)) => {
             line.api = r.api;
@@ -452,6 +541,7 @@ fn line_to_entry(
     api: Api,
     model: String,
     prompt: String,
+    prompt_ids: Vec<u32>,
     ids: Vec<u32>,
     text: String,
     top_k: Option<u32>,
@@ -466,18 +556,12 @@ fn line_to_entry(
             if top.is_empty() {
                 return Err("response has no top tokens".into());
             }
-            let tokens = top
-                .into_iter()
-                .map(|TokenRow(id, text, logprob)| TopToken {
-                    id,
-                    text,
-                    logprob: f64::from(logprob),
-                })
-                .collect();
+            let tokens = top.into_iter().map(|TokenRow(t)| t).collect();
             let request = LogprobRequest {
                 api,
                 model,
                 prompt,
+                prompt_ids,
                 continuation_ids: ids,
                 continuation_text: text,
                 top_k,
@@ -491,7 +575,9 @@ fn line_to_entry(
                 }),
             ))
         }
-        (None, None, Some(p), Some(c)) if ids.is_empty() && text.is_empty() => {
+        (None, None, Some(p), Some(c))
+            if ids.is_empty() && text.is_empty() && prompt_ids.is_empty() =>
+        {
             let request = SampleRequest {
                 api,
                 model,
@@ -694,6 +780,7 @@ mod tests {
             api: Api::Completions,
             model: "m".into(),
             prompt: "Q: x\nA:".into(),
+            prompt_ids: Vec::new(),
             continuation_ids: ids,
             continuation_text: String::new(),
             top_k: 2,
@@ -703,11 +790,7 @@ mod tests {
     fn recorded(lp: f64) -> Recorded {
         Recorded {
             response: Response::Logprobs(TopLogprobs {
-                tokens: vec![TopToken {
-                    id: Some(7),
-                    text: " ".into(),
-                    logprob: lp,
-                }],
+                tokens: vec![TopToken::new(Some(7), " ", lp)],
                 model_id: Some("m.gguf".into()),
                 fingerprint: None,
             }),
@@ -963,5 +1046,136 @@ mod tests {
         let d = today_utc();
         assert_eq!(d.len(), 10);
         assert!(d.as_str() >= "2026-01-01");
+    }
+
+    /// A token row as written, and the token read back from it.
+    fn row_round_trip(t: &TopToken) -> (String, TopToken) {
+        let text = serde_json::to_string(&TokenRow(t.clone())).unwrap();
+        let back: TokenRow = serde_json::from_str(&text).unwrap();
+        (text, back.0)
+    }
+
+    #[test]
+    fn token_rows_are_compact_and_lossless() {
+        // Synthetic tokens: the row format only.
+        let cases = [
+            (
+                TopToken::new(Some(236819), "9", -1.25),
+                r#"[236819,"9",-1.25]"#,
+            ),
+            (TopToken::new(Some(1), "", -10.5), r#"[1,"",-10.5]"#),
+            (
+                TopToken::special(Some(100257), "<|endoftext|>", -3.0),
+                r#"[100257,"<|endoftext|>",-3.0,null]"#,
+            ),
+            (
+                TopToken::from_bytes(Some(432), vec![0xc2], -9.5),
+                "[432,\"\u{fffd}\",-9.5,\"c2\"]",
+            ),
+            (
+                TopToken::from_bytes(None, vec![0xe2, 0x80], -0.5),
+                "[null,\"\u{fffd}\",-0.5,\"e280\"]",
+            ),
+            (TopToken::id_only(123, -0.5), "[123,null,-0.5]"),
+        ];
+        for (token, row) in cases {
+            let (text, back) = row_round_trip(&token);
+            assert_eq!(text, row);
+            assert_eq!(back, token, "{row}");
+        }
+        // Every row of the old form reads as it was recorded: an empty text is a special token.
+        let old: TokenRow = serde_json::from_str(r#"[68,"",-12.653922]"#).unwrap();
+        assert!(old.0.ends_generation() && old.0.exact_bytes().is_none());
+    }
+
+    #[test]
+    fn token_rows_of_other_forms_are_refused() {
+        for (row, why) in [
+            (r#"[1,null,-0.5,"c2"]"#, "without text"),
+            (r#"[null,null,-0.5]"#, "needs an id"),
+            (r#"[1,"",-0.5,null]"#, "without a name"),
+            (r#"[1,"x",-0.5,"zz"]"#, "not hex"),
+            (r#"[1,"A",-0.5,"41"]"#, "are UTF-8"),
+            (r#"[1,"x",-0.5,"c2"]"#, "not the rendering"),
+            (r#"[1,"x",-0.5,null,1]"#, "at most four"),
+            (r#"[1,"x"]"#, "invalid length"),
+        ] {
+            let err = serde_json::from_str::<TokenRow>(row)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(why), "{row}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_token_array_prompt_is_recorded_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RecordingStore::new(dir.path());
+        let Request::Logprobs(mut r) = request(vec![5]) else {
+            unreachable!()
+        };
+        r.prompt_ids = vec![1, 2, 3];
+        let req = Request::Logprobs(r);
+        let rec = Recorded {
+            response: Response::Logprobs(TopLogprobs {
+                tokens: vec![
+                    TopToken::id_only(9, -0.25),
+                    TopToken::new(Some(2), "", -2.0),
+                ],
+                model_id: None,
+                fingerprint: None,
+            }),
+            recorded: "2026-12-02".into(),
+        };
+        store.put("s", "m", &req, rec.clone()).unwrap();
+        store.flush().unwrap();
+        let text = std::fs::read_to_string(store.path_for("s", "m")).unwrap();
+        assert!(text.contains(r#""prompt_ids":[1,2,3],"ids":[5]"#), "{text}");
+        assert!(text.contains(r#"[[9,null,-0.25],[2,"",-2.0]]"#), "{text}");
+        let fresh = RecordingStore::new(dir.path());
+        assert_eq!(fresh.get("s", "m", &req).unwrap(), Some(rec));
+        // The same request without prompt ids is another request.
+        assert_eq!(fresh.get("s", "m", &request(vec![5])).unwrap(), None);
+    }
+
+    #[test]
+    fn every_committed_recording_reads_and_renders_byte_for_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings");
+        let mut files = 0;
+        let mut special = 0;
+        for set in std::fs::read_dir(&root).unwrap() {
+            let set = set.unwrap().path();
+            for file in std::fs::read_dir(&set).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let entries = parse_file(&path, &text).unwrap();
+                if text
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .contains(&format!("\"version\":{RECORDING_VERSION}"))
+                {
+                    assert_eq!(render_file(&entries), text, "{}", path.display());
+                }
+                for (_, (_, rec)) in entries {
+                    if let Response::Logprobs(t) = rec.response {
+                        for tok in &t.tokens {
+                            // Recorded before token kinds: text or special, never more.
+                            assert!(matches!(tok.kind, TokenKind::Text | TokenKind::Special));
+                            special += usize::from(tok.ends_generation());
+                        }
+                    }
+                }
+                files += 1;
+            }
+        }
+        assert!(
+            files >= 4 && special > 0,
+            "{files} files, {special} special tokens"
+        );
     }
 }

@@ -20,6 +20,12 @@ pub struct LogprobRequest {
     pub model: String,
     /// The prompt text.
     pub prompt: String,
+    /// The prompt as token ids, from the model's tokenizer; when set, the request sends
+    /// `prompt_ids ++ continuation_ids` as a pure token-array prompt (vLLM and OpenAI's legacy
+    /// completions take one; neither takes text mixed with ids). Serialised only when set, so
+    /// the key of every request without it is what it was before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_ids: Vec<u32>,
     /// Token ids that continue the prompt (servers that take mixed prompts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub continuation_ids: Vec<u32>,
@@ -136,6 +142,12 @@ impl Request {
     /// the others of its measurement (the continuation, or the seed), never the prompt text.
     pub fn describe(&self) -> String {
         let what = match self {
+            Request::Logprobs(r) if !r.prompt_ids.is_empty() => format!(
+                "top {} logprobs after the prompt as {} token ids and token ids {:?}",
+                r.top_k,
+                r.prompt_ids.len(),
+                r.continuation_ids
+            ),
             Request::Logprobs(r) if !r.continuation_ids.is_empty() => format!(
                 "top {} logprobs after token ids {:?}",
                 r.top_k, r.continuation_ids
@@ -193,14 +205,133 @@ impl Response {
 }
 
 /// One candidate next token.
+///
+/// `text` is what reads as the token; `kind` says what the server reported beyond it. Build
+/// tokens with the constructors ([`TopToken::new`], [`TopToken::from_bytes`],
+/// [`TopToken::special`], [`TopToken::id_only`]), which keep the two consistent; read them with
+/// [`TopToken::ends_generation`] and [`TopToken::exact_bytes`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopToken {
     /// Token id, where the server reports one.
     pub id: Option<u32>,
-    /// Token text; empty for special tokens, which end generation.
+    /// Token text: the token's text for [`TokenKind::Text`]; the lossy rendering of its bytes
+    /// for [`TokenKind::Bytes`]; the server's name for it, or empty, for
+    /// [`TokenKind::Special`]; empty for [`TokenKind::IdOnly`].
     pub text: String,
     /// Natural log-probability.
     pub logprob: f64,
+    /// What the token's bytes are known to be.
+    #[serde(default, skip_serializing_if = "TokenKind::is_text")]
+    pub kind: TokenKind,
+}
+
+/// What a server reported of a token's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// The token's bytes are its text's UTF-8.
+    #[default]
+    Text,
+    /// The token's exact bytes, which are not valid UTF-8: a byte-level piece of a character
+    /// (llama.cpp's `bytes`, OpenAI's `bytes:\xNN` names). `text` is their lossy rendering.
+    Bytes(Vec<u8>),
+    /// A token with no bytes, a special (control) token: llama.cpp sends `""` with `bytes: []`,
+    /// OpenAI `bytes: null`. Read as the end of generation.
+    Special,
+    /// The server reported only the token's id (vLLM with `return_tokens_as_token_ids`:
+    /// `"token_id:123"`); its text and bytes are unknown until a vocabulary supplies them.
+    IdOnly,
+}
+
+impl TokenKind {
+    /// Whether this is [`TokenKind::Text`] (the default, not serialised).
+    pub fn is_text(&self) -> bool {
+        matches!(self, TokenKind::Text)
+    }
+}
+
+impl TopToken {
+    /// A token known by its text. An empty text is a special token, as every recording made
+    /// before [`TokenKind`] existed means by it (llama.cpp's control tokens have no text).
+    pub fn new(id: Option<u32>, text: impl Into<String>, logprob: f64) -> TopToken {
+        let text = text.into();
+        let kind = if text.is_empty() {
+            TokenKind::Special
+        } else {
+            TokenKind::Text
+        };
+        TopToken {
+            id,
+            text,
+            logprob,
+            kind,
+        }
+    }
+
+    /// A token known by its exact bytes: [`TokenKind::Text`] when they are UTF-8,
+    /// [`TokenKind::Bytes`] (with their lossy rendering as text) when not, and
+    /// [`TokenKind::Special`] when there are none.
+    pub fn from_bytes(id: Option<u32>, bytes: Vec<u8>, logprob: f64) -> TopToken {
+        match String::from_utf8(bytes) {
+            Ok(text) => TopToken::new(id, text, logprob),
+            Err(e) => {
+                let bytes = e.into_bytes();
+                TopToken {
+                    id,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                    logprob,
+                    kind: TokenKind::Bytes(bytes),
+                }
+            }
+        }
+    }
+
+    /// A special token (no bytes), with the name the server gave it, if any.
+    pub fn special(id: Option<u32>, name: impl Into<String>, logprob: f64) -> TopToken {
+        TopToken {
+            id,
+            text: name.into(),
+            logprob,
+            kind: TokenKind::Special,
+        }
+    }
+
+    /// A token the server named only by its id.
+    pub fn id_only(id: u32, logprob: f64) -> TopToken {
+        TopToken {
+            id: Some(id),
+            text: String::new(),
+            logprob,
+            kind: TokenKind::IdOnly,
+        }
+    }
+
+    /// Whether the token ends generation: a special token. (The wire cannot tell an
+    /// end-of-generation token from another control token: llama.cpp renders gemma's
+    /// `<unused62>` as `""` too, and generation goes on after it. A vocabulary can.)
+    pub fn ends_generation(&self) -> bool {
+        match self.kind {
+            TokenKind::Special => true,
+            TokenKind::Text => self.text.is_empty(),
+            TokenKind::Bytes(_) | TokenKind::IdOnly => false,
+        }
+    }
+
+    /// The token's exact bytes: its text's UTF-8 or the bytes the server reported; `None` for
+    /// a special token (it has none) and for an id-only token (unknown without a vocabulary).
+    pub fn exact_bytes(&self) -> Option<&[u8]> {
+        match &self.kind {
+            TokenKind::Text if self.text.is_empty() => None,
+            TokenKind::Text => Some(self.text.as_bytes()),
+            TokenKind::Bytes(b) => Some(b),
+            TokenKind::Special | TokenKind::IdOnly => None,
+        }
+    }
+
+    /// Whether the server reported only the token's id.
+    pub fn is_id_only(&self) -> bool {
+        matches!(self.kind, TokenKind::IdOnly)
+    }
 }
 
 /// The top next-token log-probabilities and what identifies the model that gave them.
@@ -252,6 +383,7 @@ mod tests {
             api: Api::Completions,
             model: "m".into(),
             prompt: "p".into(),
+            prompt_ids: Vec::new(),
             continuation_ids: vec![1, 2],
             continuation_text: String::new(),
             top_k: 20,
@@ -283,5 +415,64 @@ mod tests {
             }
             .key()
         );
+    }
+
+    #[test]
+    fn prompt_ids_leave_old_keys_alone_and_change_the_key_when_set() {
+        let r = LogprobRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            prompt_ids: Vec::new(),
+            continuation_ids: vec![1, 2],
+            continuation_text: String::new(),
+            top_k: 20,
+        };
+        // The canonical JSON of a request without prompt ids has no trace of the field.
+        let canonical = String::from_utf8(serde_json::to_vec(&r).unwrap()).unwrap();
+        assert!(!canonical.contains("prompt_ids"), "{canonical}");
+        let with = LogprobRequest {
+            prompt_ids: vec![9, 8],
+            ..r.clone()
+        };
+        assert_ne!(r.key(), with.key());
+    }
+
+    #[test]
+    fn token_kinds_answer_the_enumeration_s_questions() {
+        let text = TopToken::new(Some(1), " 9", -0.1);
+        assert_eq!(text.kind, TokenKind::Text);
+        assert_eq!(text.exact_bytes(), Some(&b" 9"[..]));
+        assert!(!text.ends_generation());
+        // An empty text is a special token, as every older recording means it.
+        let empty = TopToken::new(Some(1), "", -0.1);
+        assert_eq!(empty.kind, TokenKind::Special);
+        assert!(empty.ends_generation());
+        assert_eq!(empty.exact_bytes(), None);
+        // Half of a UTF-8 character keeps its byte; its text is the lossy rendering.
+        let half = TopToken::from_bytes(Some(432), vec![0xc2], -9.5);
+        assert_eq!(half.kind, TokenKind::Bytes(vec![0xc2]));
+        assert_eq!(half.text, "\u{fffd}");
+        assert_eq!(half.exact_bytes(), Some(&[0xc2][..]));
+        assert!(!half.ends_generation());
+        assert_eq!(
+            TopToken::from_bytes(None, b"ok".to_vec(), -1.0),
+            TopToken::new(None, "ok", -1.0)
+        );
+        assert!(TopToken::from_bytes(Some(1), Vec::new(), -1.0).ends_generation());
+        let named = TopToken::special(Some(100257), "<|endoftext|>", -3.0);
+        assert!(named.ends_generation());
+        assert_eq!(named.exact_bytes(), None);
+        let id = TopToken::id_only(123, -0.5);
+        assert!(id.is_id_only() && !id.ends_generation());
+        assert_eq!(id.exact_bytes(), None);
+        // A literal of the old shape (no kind) still reads its empty text as special.
+        let literal = TopToken {
+            id: None,
+            text: String::new(),
+            logprob: -1.0,
+            kind: TokenKind::default(),
+        };
+        assert!(literal.ends_generation());
     }
 }

@@ -5,8 +5,11 @@
 //! error: errors carry the URL (which holds no key) and the start of the response body.
 
 use super::retry::{RetryPolicy, retry_after_secs, transient_status};
-use super::wire::{WireError, parse_completions, parse_response, request_body, sample_body};
-use crate::error::ClientError;
+use super::wire::{
+    error_in_body, parse_completions, parse_response, provider_name, request_body, sample_body,
+    unsendable,
+};
+use crate::error::{ClientError, WireError};
 use crate::request::{Completion, LogprobRequest, Request, Response, SampleRequest, TopLogprobs};
 use crate::spec::{Api, ModelEntry};
 use std::time::Duration;
@@ -90,11 +93,20 @@ impl Client {
         model: &ModelEntry,
         req: &LogprobRequest,
     ) -> Result<TopLogprobs, ClientError> {
+        if let Some(message) = unsendable(model.provider, req) {
+            return Err(ClientError::Unsendable {
+                provider: provider_name(model.provider),
+                message,
+            });
+        }
         let body = request_body(model.provider, req);
-        let want_ids = !req.continuation_ids.is_empty()
-            || model.provider.takes_token_ids() && req.api == Api::Completions;
+        // llama.cpp and vLLM (asked with `return_tokens_as_token_ids`) name top tokens by id,
+        // which extending a prefix by ids needs. OpenAI's legacy completions name them by text
+        // (or `bytes:` for a piece of a character) only: there the exact bytes identify a
+        // token, and the model's vocabulary gives its id.
+        let want_ids = model.provider.takes_token_ids() && req.api == Api::Completions;
         self.post(model, req.api, &body, |bytes| {
-            parse_response(bytes, want_ids, req.top_k).map_err(WireError::Shape)
+            parse_response(bytes, want_ids, req.top_k)
         })
         .await
     }
@@ -193,23 +205,23 @@ impl Client {
                             if status == 200
                                 && key.as_deref().is_some_and(|k| contains(&bytes, k)) =>
                         {
-                            return Err(ClientError::Shape {
-                                url: url_text.clone(),
-                                message: "the response contains the API key; it is not recorded"
-                                    .into(),
-                            });
-                        }
-                        Ok(bytes) if status == 200 => {
-                            return parse(&bytes).map_err(|e| match e {
-                                WireError::Shape(message) => ClientError::Shape {
+                            // An error object that quotes the key still says what went wrong.
+                            return Err(match error_in_body(&bytes) {
+                                Some(message) => ClientError::Server {
                                     url: url_text.clone(),
                                     message: redact(&message, key.as_deref()),
                                 },
-                                WireError::ChoiceCount { asked, got } => ClientError::ChoiceCount {
+                                None => ClientError::Shape {
                                     url: url_text.clone(),
-                                    asked,
-                                    got,
+                                    message: "the response contains the API key; it is not \
+                                              recorded"
+                                        .into(),
                                 },
+                            });
+                        }
+                        Ok(bytes) if status == 200 => {
+                            return parse(&bytes).map_err(|e| {
+                                client_error(e, &url_text, model.max_top_logprobs, key.as_deref())
                             });
                         }
                         Ok(bytes) => {
@@ -232,6 +244,33 @@ impl Client {
             }
             tokio::time::sleep(policy.delay(attempt, retry_after, jitter_unit())).await;
         }
+    }
+}
+
+/// The client error of a 200 response that could not be used.
+fn client_error(e: WireError, url: &str, max_top_logprobs: u32, key: Option<&str>) -> ClientError {
+    let url = url.to_string();
+    match e {
+        WireError::Shape(message) => ClientError::Shape {
+            url,
+            message: redact(&message, key),
+        },
+        WireError::ChoiceCount { asked, got } => ClientError::ChoiceCount { url, asked, got },
+        WireError::TopCount {
+            asked,
+            got,
+            by_text,
+        } => ClientError::TopCount {
+            url,
+            asked,
+            got,
+            max_top_logprobs,
+            by_text,
+        },
+        WireError::Server(message) => ClientError::Server {
+            url,
+            message: redact(&message, key),
+        },
     }
 }
 

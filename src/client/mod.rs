@@ -13,7 +13,8 @@ pub use retry::RetryPolicy;
 #[doc(hidden)]
 pub mod parse {
     pub use super::wire::{
-        WireError, parse_completion as completion, parse_completions as completions,
+        parse_completion as completion, parse_completions as completions,
         parse_response as logprobs,
     };
+    pub use crate::error::WireError;
 }

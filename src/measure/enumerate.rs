@@ -92,6 +92,7 @@ pub(super) async fn measure(
                     api: t.model.api,
                     model: t.model.model.clone(),
                     prompt: t.prompt.text.clone(),
+                    prompt_ids: Vec::new(),
                     continuation_ids: node.ids.clone(),
                     continuation_text: if by_ids {
                         String::new()

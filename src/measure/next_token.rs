@@ -30,6 +30,7 @@ pub(super) async fn measure(
         api: t.model.api,
         model: t.model.model.clone(),
         prompt: t.prompt.text.clone(),
+        prompt_ids: Vec::new(),
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
         top_k: asked,

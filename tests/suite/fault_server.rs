@@ -52,6 +52,9 @@ pub enum Fault {
     FewerTop(usize),
     /// Answer `307 Temporary Redirect` to this URL.
     Redirect(String),
+    /// Answer 200 with an error object whose message echoes the `Authorization` header (as a
+    /// careless proxy might), so that tests can check the key never reaches an error message.
+    ErrorObjectEchoingKey,
 }
 
 /// One request the responder saw.
@@ -78,6 +81,14 @@ enum Backend {
     },
     /// A real server at this address (`host:port`).
     Upstream(String),
+    /// One real response body of another server (`tests/fixtures/wire/`), served as it is to
+    /// every request.
+    Static(Arc<Value>),
+    /// The real gemma body with its top tokens renamed the way vLLM names them when asked for
+    /// `return_tokens_as_token_ids` (`{"token_id:<id>": logprob}`, the legacy map), its first
+    /// `logprobs` candidates as a server would give. A synthetic conversion of a real body:
+    /// no public vLLM body of that shape with top logprobs was found.
+    VllmTokenIds(Arc<Value>),
 }
 
 struct State {
@@ -127,6 +138,20 @@ impl FaultServer {
                 sample: Arc::new(sample_fixture()),
                 sample_n2: Arc::new(sample_n2_fixture()),
             },
+        )
+    }
+
+    /// A responder that answers every request with the real body `tests/fixtures/wire/<name>`.
+    pub fn serving(name: &str) -> FaultServer {
+        Self::start("127.0.0.1:0", Backend::Static(Arc::new(fixture(name))))
+    }
+
+    /// A responder that answers logprob requests as vLLM with `return_tokens_as_token_ids`
+    /// would, from the real gemma body (see [`Backend::VllmTokenIds`]).
+    pub fn vllm_token_ids() -> FaultServer {
+        Self::start(
+            "127.0.0.1:0",
+            Backend::VllmTokenIds(Arc::new(logprobs_fixture())),
         )
     }
 
@@ -316,6 +341,35 @@ fn valid_answer(state: &State, req: &Incoming, body: &Value) -> std::io::Result<
             Ok((200, serde_json::to_vec(&answer).unwrap()))
         }
         Backend::Upstream(addr) => forward(addr, &req.path, &req.body),
+        Backend::Static(answer) => Ok((200, serde_json::to_vec(&**answer).unwrap())),
+        Backend::VllmTokenIds(gemma) => {
+            let k = body.get("logprobs").and_then(Value::as_u64).unwrap_or(1) as usize;
+            let candidates = gemma["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+                .as_array()
+                .expect("the fixture has top logprobs");
+            let top: serde_json::Map<String, Value> = candidates
+                .iter()
+                .take(k)
+                .map(|c| (format!("token_id:{}", c["id"]), c["logprob"].clone()))
+                .collect();
+            let first = &candidates[0];
+            let answer = serde_json::json!({
+                "object": "text_completion",
+                "model": gemma["model"],
+                "choices": [{
+                    "index": 0,
+                    "text": first["token"],
+                    "logprobs": {
+                        "text_offset": [0],
+                        "token_logprobs": [first["logprob"]],
+                        "tokens": [format!("token_id:{}", first["id"])],
+                        "top_logprobs": [top],
+                    },
+                    "finish_reason": "length",
+                }],
+            });
+            Ok((200, serde_json::to_vec(&answer).unwrap()))
+        }
     }
 }
 
@@ -476,6 +530,13 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 top.truncate(n);
             }
             respond(&stream, 200, "", v.to_string().as_bytes())
+        }
+        Fault::ErrorObjectEchoingKey => {
+            let body = serde_json::json!({"error": {
+                "message": format!("Incorrect API key provided: {echo}"),
+                "type": "invalid_request_error",
+            }});
+            respond(&stream, 200, "", body.to_string().as_bytes())
         }
         Fault::Redirect(to) => {
             let headers = format!("Location: {to}\r\n");

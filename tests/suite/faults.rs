@@ -111,6 +111,7 @@ pub fn logprob_request(i: usize, top_k: u32) -> Request {
         api: Api::Completions,
         model: MODEL.into(),
         prompt: prompt_text(i),
+        prompt_ids: Vec::new(),
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
         top_k,
@@ -328,7 +329,11 @@ const WRONG_TYPES: &str = r#"{"choices":[{"logprobs":{"content":[{"top_logprobs"
 #[case::http_400(status(400), 1, "HTTP 400 after 1 attempt(s)")]
 #[case::http_401(status(401), 1, "HTTP 401 after 1 attempt(s)")]
 #[case::http_404(status(404), 1, "HTTP 404 after 1 attempt(s)")]
-#[case::wrong_shape_error_object(Fault::Body(r#"{"error":{"message":"model not loaded"}}"#.into()), 1, "missing field `choices`")]
+#[case::error_object_with_status_200(Fault::Body(r#"{"error":{"message":"model not loaded"}}"#.into()), 1, "the server answered with an error: model not loaded")]
+// vLLM's error object, as pasted in https://github.com/vllm-project/vllm-metal/issues/680
+// (sent there with status 500; here with 200, as proxies that wrap errors do).
+#[case::vllm_error_object_with_status_200(Fault::Body(r#"{"error":{"message":"2326","type":"InternalServerError","code":500}}"#.into()), 1, "the server answered with an error: 2326; type InternalServerError; code 500")]
+#[case::more_choices_than_asked(Fault::Body(r#"{"choices":[{"logprobs":null},{"logprobs":null}]}"#.into()), 1, "the response has 2 choices, more than asked; the server does not honour `n`")]
 #[case::wrong_shape_no_choices(Fault::Body(r#"{"choices":[]}"#.into()), 1, "no choices in the response")]
 #[case::wrong_shape_array(Fault::Body("[1,2,3]".into()), 1, "unexpected JSON")]
 #[case::wrong_shape_types(Fault::Body(WRONG_TYPES.into()), 1, "unexpected JSON")]
@@ -637,5 +642,280 @@ fn faults_between_the_client_and_the_real_server_lose_nothing() {
     assert_eq!(
         (r.entropy, r.coverage, r.mode),
         (m.entropy, m.coverage, m.mode)
+    );
+}
+
+/// The probe project with its model served by `provider` on `api` (the probe's defaults are
+/// llama.cpp and completions).
+fn probe_project_on(
+    base_url: &str,
+    method: &str,
+    provider: &str,
+    api: &str,
+    model_extra: &str,
+) -> tempfile::TempDir {
+    let dir = probe_project(base_url, method, 1, model_extra);
+    let path = dir.path().join(format!("models/{SET_ID}.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("provider: llama_cpp", &format!("provider: {provider}"))
+        .replace("api: completions", &format!("api: {api}"));
+    std::fs::write(path, text).unwrap();
+    dir
+}
+
+/// Runs the binary in a project (the CLI, as a user runs it).
+fn cli(root: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_modecollapse"))
+        .args(args)
+        .current_dir(root)
+        .env_remove("MODECOLLAPSE_MODE")
+        .output()
+        .expect("the binary runs")
+}
+
+/// The `top` rows of the one response line of the probe model's recording.
+fn recorded_rows(root: &Path) -> Vec<Value> {
+    let lines = response_lines(&recording_path(root));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines[0]["top"].as_array().unwrap().clone()
+}
+
+const RECORD: [&str; 5] = ["run", "--models", SET_ID, "--mode", "record"];
+
+/// A real body of another server, through the responder and the CLI: recorded as the server
+/// gave it, then replayed without a server.
+#[rstest]
+#[case::vllm_completions_by_text(
+    "vllm-completions-qwen3-top5.json",
+    "openai",
+    "completions",
+    5,
+    r#"[null,"7",-0.000024199193]"#
+)]
+#[case::vllm_chat(
+    "vllm-chat-ministral-top2.json",
+    "vllm",
+    "chat",
+    2,
+    r#"[null,"{}",-3.3124957]"#
+)]
+#[case::openai_chat(
+    "openai-chat-logprobs-top2.json",
+    "openai",
+    "chat",
+    2,
+    r#"[null,"Hi",-1.3190403]"#
+)]
+fn a_real_body_of_another_server_is_recorded_and_replayed(
+    #[case] fixture: &str,
+    #[case] provider: &str,
+    #[case] api: &str,
+    #[case] top_k: u32,
+    #[case] row: &str,
+) {
+    let server = FaultServer::serving(fixture);
+    let method = format!("kind: next_token\ntop_k: {top_k}");
+    let project = probe_project_on(&server.base_url(), &method, provider, api, "");
+    let root = project.path();
+    let out = cli(root, &RECORD);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.count(), 1);
+    let rows = recorded_rows(root);
+    assert_eq!(rows.len(), top_k as usize);
+    let row: Value = serde_json::from_str(row).unwrap();
+    assert!(rows.contains(&row), "{row} in {rows:?}");
+    // Replayed without a server.
+    drop(server);
+    let out = cli(root, &["run", "--models", SET_ID, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Real bodies a measurement cannot use, through the CLI: a clear error and nothing recorded.
+#[rstest]
+// OpenAI's legacy completions list at most 5 top tokens; the same map shape from vLLM, asked for
+// 20, must not be recorded as a top 20.
+#[case::five_where_twenty_were_asked(
+    "vllm-completions-qwen3-top5.json",
+    "openai",
+    "completions",
+    20,
+    "5 top logprobs in the response where 20 were asked; the model's `max_top_logprobs` is 1000: \
+     if the server caps them (OpenAI's legacy completions return at most 5), set it to 5"
+)]
+// vLLM asked for ids (`return_tokens_as_token_ids`) that a server answers by text.
+#[case::vllm_without_token_ids(
+    "vllm-completions-qwen3-top5.json",
+    "vllm",
+    "completions",
+    5,
+    "top logprobs carry no token ids"
+)]
+#[case::openai_legacy_without_top_tokens(
+    "openai-legacy-instruct-logprobs0.json",
+    "openai",
+    "completions",
+    5,
+    "no top logprobs in the response"
+)]
+#[case::together_chat_without_top_tokens(
+    "together-chat-codellama-logprobs1.json",
+    "openai",
+    "chat",
+    1,
+    "only the sampled tokens'"
+)]
+fn a_real_body_a_measurement_cannot_use_is_a_clear_error(
+    #[case] fixture: &str,
+    #[case] provider: &str,
+    #[case] api: &str,
+    #[case] top_k: u32,
+    #[case] message: &str,
+) {
+    let server = FaultServer::serving(fixture);
+    let method = format!("kind: next_token\ntop_k: {top_k}");
+    let project = probe_project_on(&server.base_url(), &method, provider, api, "");
+    let out = cli(project.path(), &RECORD);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(message), "missing {message:?} in: {stderr}");
+    assert!(stderr.contains(&format!("model `{MODEL}`")), "{stderr}");
+    assert_eq!(server.count(), 1, "not retried");
+    assert!(!recording_path(project.path()).exists(), "nothing recorded");
+    if provider == "vllm" && api == "completions" {
+        assert_eq!(server.seen()[0].body["return_tokens_as_token_ids"], true);
+    }
+}
+
+#[test]
+fn vllm_token_ids_are_asked_for_parsed_and_recorded_as_id_only_tokens() {
+    let server = FaultServer::vllm_token_ids();
+    let project = probe_project_on(&server.base_url(), NEXT_TOKEN, "vllm", "completions", "");
+    let root = project.path();
+    let out = cli(root, &RECORD);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = &server.seen()[0].body;
+    assert_eq!(sent["return_tokens_as_token_ids"], true);
+    assert_eq!(sent["prompt"], prompt_text(1));
+    assert!(sent.get("cache_prompt").is_none(), "a llama.cpp flag");
+    // Each row is `[id, null, logprob]`: the id is known, the text waits for a vocabulary.
+    let rows = recorded_rows(root);
+    let fixture = logprobs_fixture();
+    let first = &fixture["choices"][0]["logprobs"]["content"][0]["top_logprobs"][0];
+    assert_eq!(rows.len(), 20);
+    assert!(
+        rows.iter().all(|r| r[1].is_null() && r[0].is_u64()),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0][0], first["id"]);
+    let out = cli(root, &["run", "--models", SET_ID]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn enumerate_on_vllm_without_prompt_ids_says_what_it_needs() {
+    // The root request is plain text; a child continues it by ids, which vLLM takes only as
+    // a whole token array.
+    let server = FaultServer::fixtures();
+    let method = "kind: enumerate\ntop_k: 5\nroot_top_k: 20";
+    let project = probe_project_on(&server.base_url(), method, "vllm", "completions", "");
+    let out = cli(project.path(), &RECORD);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("failed to build the request for vllm") && stderr.contains("prompt_ids"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_error_object_with_status_200_is_reported_without_the_key() {
+    const KEY: &str = "Wq7rNtL-wire-test-key-Hb2k9d8c7";
+    let server = FaultServer::fixtures();
+    server.set_default(Fault::ErrorObjectEchoingKey);
+    let project = probe_project(
+        &server.base_url(),
+        NEXT_TOKEN,
+        1,
+        "api_key_env: MODECOLLAPSE_WIRE_TEST_KEY",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modecollapse"))
+        .args(RECORD)
+        .current_dir(project.path())
+        .env_remove("MODECOLLAPSE_MODE")
+        .env("MODECOLLAPSE_WIRE_TEST_KEY", KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("the server answered with an error: Incorrect API key provided: Bearer [redacted]; type invalid_request_error"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&KEY[..12]), "{stderr}");
+    assert!(!recording_path(project.path()).exists());
+}
+
+/// A model entry of the probe set on another provider, as a model set would declare it.
+fn entry(base_url: &str, provider: &str) -> modecollapse::spec::ModelEntry {
+    serde_yaml::from_str(&format!(
+        "name: {MODEL}\nrole: base\nprovider: {provider}\nbase_url: {base_url}\nmodel: {MODEL}\n\
+         api: completions\nstatus: live\nmax_top_logprobs: 1000\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn token_array_prompts_reach_the_server_as_one_array() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client =
+        modecollapse::client::Client::new(client_options(Duration::from_secs(60), 1)).unwrap();
+    let Request::Logprobs(mut req) = logprob_request(1, 5) else {
+        unreachable!()
+    };
+    req.prompt_ids = vec![2, 106, 1645];
+    req.continuation_ids = vec![236743];
+    // vLLM: the ids come back as `token_id:` names.
+    let vllm = FaultServer::vllm_token_ids();
+    let t = runtime
+        .block_on(client.top_logprobs(&entry(&vllm.base_url(), "vllm"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = &vllm.seen()[0].body;
+    assert_eq!(sent["prompt"], serde_json::json!([2, 106, 1645, 236743]));
+    assert_eq!(sent["return_tokens_as_token_ids"], true);
+    assert!(t.tokens.iter().all(|t| t.is_id_only()) && t.tokens.len() == 5);
+    // OpenAI's legacy completions (here the same map shape from a real vLLM body): tokens come
+    // back by text, which is what that API gives; no id is demanded of them.
+    let openai = FaultServer::serving("vllm-completions-qwen3-top5.json");
+    let t = runtime
+        .block_on(client.top_logprobs(&entry(&openai.base_url(), "openai"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = &openai.seen()[0].body;
+    assert_eq!(sent["prompt"], serde_json::json!([2, 106, 1645, 236743]));
+    assert!(sent.get("return_tokens_as_token_ids").is_none());
+    assert_eq!(t.tokens[0].exact_bytes(), Some(&b"7"[..]));
+    // llama.cpp takes the same array too.
+    let llama = FaultServer::fixtures();
+    runtime
+        .block_on(client.top_logprobs(&entry(&llama.base_url(), "llama_cpp"), &req))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        llama.seen()[0].body["prompt"],
+        serde_json::json!([2, 106, 1645, 236743])
     );
 }

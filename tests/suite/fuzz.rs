@@ -387,12 +387,24 @@ fn wire_seeds() -> Vec<Value> {
     }
     let legacy = serde_json::json!({"model": "text-davinci-003", "choices": [{"logprobs": {
         "tokens": [" 97"], "top_logprobs": [{" 97": -0.1, " 42": -3.0, "\n": -4.5}]}}]});
-    vec![
+    let mut seeds = vec![
         logprobs,
         crate::fault_server::sample_fixture(),
         crate::fault_server::sample_n2_fixture(),
         legacy,
-    ]
+    ];
+    // The real bodies of other servers (provenance in tests/fixtures/wire/README.md).
+    for name in [
+        "vllm-completions-qwen3-top5.json",
+        "vllm-chat-ministral-top2.json",
+        "openai-chat-logprobs-top2.json",
+        "openai-legacy-instruct-logprobs0.json",
+        "together-chat-codellama-logprobs1.json",
+    ] {
+        let path = crate::root().join("tests/fixtures/wire").join(name);
+        seeds.push(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap());
+    }
+    seeds
 }
 
 fn wire_input() -> impl Strategy<Value = Vec<u8>> {
@@ -428,6 +440,16 @@ fn wire_target(cases: u32) -> usize {
                 for tok in &t.tokens {
                     prop_assert!(!tok.logprob.is_nan() && tok.logprob <= 1e-6, "{:?}", tok);
                     prop_assert!(!want_ids || tok.id.is_some());
+                    // Exact bytes are known unless the token has none or only its id is.
+                    prop_assert_eq!(
+                        tok.exact_bytes().is_none(),
+                        tok.ends_generation() || tok.is_id_only(),
+                        "{:?}",
+                        tok
+                    );
+                    if let Some(b) = tok.exact_bytes() {
+                        prop_assert!(!b.is_empty());
+                    }
                 }
             }
             let _ = parse::completion(&bytes, Api::Completions);

@@ -215,11 +215,7 @@ fn entry(i: u32) -> (Request, Recorded) {
         Recorded {
             // Synthetic: this tests the file under concurrent writers, never a measurement.
             response: Response::Logprobs(TopLogprobs {
-                tokens: vec![TopToken {
-                    id: Some(i),
-                    text: format!("{i}"),
-                    logprob: -0.5,
-                }],
+                tokens: vec![TopToken::new(Some(i), format!("{i}"), -0.5)],
                 model_id: None,
                 fingerprint: None,
             }),
