@@ -17,9 +17,9 @@ use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
 use crate::request::{LogprobRequest, Request, TopToken};
 use crate::source::Source;
-use crate::spec::{Api, OutcomeSet, PrefixState};
-use crate::vocab::ViableToken;
+use crate::spec::{Api, OutcomeSet, PrefixState, Provider, TokenizerKind, TokenizerSpec};
 use crate::stats::{Chunk, MassBounds};
+use crate::vocab::{OutcomeFacts, ViableToken};
 use futures::StreamExt;
 
 pub(super) struct Params {
@@ -44,8 +44,30 @@ pub(super) async fn measure(
     if t.model.api == Api::Chat {
         return Err(t.unsupported("`enumerate` needs a completions API (a chat prompt cannot be continued by tokens); use `next_token`"));
     }
-    let by_ids = t.model.provider.takes_token_ids();
     let outcomes = &t.spec.outcomes;
+    let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;
+    // OpenAI's legacy completions take token-array prompts but name top tokens by text: with
+    // the model's tiktoken encoding the prompt is encoded here and each child's id is the
+    // viable token of its bytes, so prefixes are extended by ids there too.
+    let prompt_ids = match (&t.model.provider, &t.model.tokenizer) {
+        (
+            Provider::Openai,
+            Some(TokenizerSpec {
+                kind: TokenizerKind::Tiktoken,
+                encoding: Some(enc),
+                ..
+            }),
+        ) if facts.is_some() => crate::vocab::encode_tiktoken(enc, &t.prompt.text)
+            .ok_or_else(|| t.unsupported(format!("unknown tiktoken encoding `{enc}`")))?,
+        (Provider::Vllm, _) => {
+            return Err(t.unsupported(
+                "`enumerate` on vLLM needs the prompt as token ids, and this build encodes \
+                 prompts only for tiktoken encodings; use `next_token` or `sample`",
+            ));
+        }
+        _ => Vec::new(),
+    };
+    let by_ids = t.model.provider.takes_token_ids() || !prompt_ids.is_empty();
     let mut lower = vec![0.0; outcomes.len()];
     let mut chunks = Vec::new();
     // Mass known to become no outcome; kept so that resolved + no outcome + unresolved = 1
@@ -58,7 +80,6 @@ pub(super) async fn measure(
         mass: 1.0,
     }];
     let mut requests = 0u32;
-    let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;
     let unresolved = |node: &Node, mass: f64, chunks: &mut Vec<Chunk>, dead: &mut f64| {
         let reach = outcomes.reachable(&node.text);
         if reach.is_empty() {
@@ -92,7 +113,7 @@ pub(super) async fn measure(
                     api: t.model.api,
                     model: t.model.model.clone(),
                     prompt: t.prompt.text.clone(),
-                    prompt_ids: Vec::new(),
+                    prompt_ids: prompt_ids.clone(),
                     continuation_ids: node.ids.clone(),
                     continuation_text: if by_ids {
                         String::new()
@@ -126,20 +147,43 @@ pub(super) async fn measure(
                 let prob = tok.logprob.exp();
                 seen += prob;
                 let mass = node.mass * prob;
-                if tok.text.is_empty() {
+                // A token that ends generation, or (with a vocabulary) one that is not viable,
+                // does what ending here does; an id-only token's text comes from the facts.
+                let text = match (tok.ends_generation(), tok.is_id_only(), &facts) {
+                    (true, _, _) => None,
+                    (false, false, _) => Some(tok.text.clone()),
+                    (false, true, Some(f)) => f
+                        .viable
+                        .iter()
+                        .find(|v| Some(v.id) == tok.id)
+                        .map(|v| v.text.clone()),
+                    (false, true, None) => {
+                        return Err(t.unsupported(
+                            "the server reports tokens by id only; declare the model's \
+                             `tokenizer:` so that their texts are known",
+                        ));
+                    }
+                };
+                let Some(text) = text else {
                     match outcomes.classify_end(&node.text) {
                         Some(n) => lower[n] += mass,
                         None => dead += mass,
                     }
                     continue;
-                }
+                };
+                // A child's id: the server's, or that of the viable token of its bytes.
+                let id = tok.id.or_else(|| {
+                    let bytes = tok.exact_bytes()?;
+                    let f = facts.as_ref()?;
+                    f.viable.iter().find(|v| v.has_bytes(bytes)).map(|v| v.id)
+                });
                 let child = Node {
                     ids: if by_ids {
-                        [node.ids.as_slice(), &[tok.id.unwrap_or_default()]].concat()
+                        [node.ids.as_slice(), &[id.unwrap_or_default()]].concat()
                     } else {
                         Vec::new()
                     },
-                    text: format!("{}{}", node.text, tok.text),
+                    text: format!("{}{text}", node.text),
                     mass,
                 };
                 match outcomes.classify(&child.text) {
@@ -158,7 +202,7 @@ pub(super) async fn measure(
                 Request::Logprobs(r) => r.top_k as usize,
                 Request::Sample(_) => unreachable!("enumerate asks for logprobs"),
             };
-            let split = split_unseen(outcomes, &node.text, listed, asked, &facts.viable, unseen);
+            let split = split_unseen(outcomes, &node.text, listed, asked, facts, unseen);
             match outcomes.classify_end(&node.text) {
                 Some(n) => lower[n] += split.ends,
                 None => dead += split.ends,
@@ -195,8 +239,9 @@ struct UnseenSplit {
 /// Splits the `unseen` mass (absolute) of the node with text `text`, whose response listed
 /// `listed` where `asked` tokens were asked for, given the vocabulary's `viable` tokens.
 ///
-/// Why it is sound: every unlisted token is either viable (in `viable`) or inert at the node
-/// (its effect is that of ending generation: [`crate::vocab::Vocabulary::viable`]); each
+/// Why it is sound: every unlisted token is viable, a killer of this prefix (counted in the
+/// facts, sent to no outcome), or inert at the node (its effect is that of ending generation:
+/// [`crate::vocab::Vocabulary::viable`]); each
 /// unlisted token has probability at most the smallest listed one, `p_min`, when the server
 /// lists the true top tokens. So the unlisted viable tokens hold at most `c · p_min` of the
 /// node's probability (`c` their count) and the rest of the unseen mass ends. Without ids
@@ -209,18 +254,32 @@ fn split_unseen(
     text: &str,
     listed: &[TopToken],
     asked: usize,
-    viable: &[ViableToken],
+    facts: &OutcomeFacts,
     unseen: f64,
 ) -> UnseenSplit {
     let end = outcomes.classify_end(text);
-    let mut remaining: Vec<&ViableToken> = viable.iter().collect();
+    let mut remaining: Vec<&ViableToken> = facts.viable.iter().collect();
+    // Tokens that kill this prefix (not viable): their number, less those listed here.
+    let mut killers = facts.killers.get(text).copied().unwrap_or(0);
     for tok in listed {
         let hit = match tok.id {
             Some(id) => remaining.iter().position(|v| v.id == id),
-            None => remaining.iter().position(|v| v.has_bytes(tok.text.as_bytes())),
+            None => tok
+                .exact_bytes()
+                .and_then(|b| remaining.iter().position(|v| v.has_bytes(b))),
         };
-        if let Some(i) = hit {
-            remaining.swap_remove(i);
+        match hit {
+            Some(i) => {
+                remaining.swap_remove(i);
+            }
+            None if end.is_some()
+                && !tok.ends_generation()
+                && !tok.is_id_only()
+                && outcomes.classify(&format!("{text}{}", tok.text)) == PrefixState::Dead =>
+            {
+                killers = killers.saturating_sub(1);
+            }
+            None => {}
         }
     }
     // Only the unlisted viable tokens that are not inert at this node matter here.
@@ -242,6 +301,7 @@ fn split_unseen(
             PrefixState::Dead => {}
         }
     }
+    count += killers;
     reach.sort_unstable();
     reach.dedup();
     let p_min = listed

@@ -14,11 +14,11 @@
 use super::measurement::{FetchLog, Measurement, MeasurementTarget};
 use crate::error::MeasureError;
 use crate::request::{LogprobRequest, Request, TopToken};
-use crate::vocab::ViableToken;
-use std::collections::BTreeSet;
 use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
+use crate::vocab::ViableToken;
+use std::collections::BTreeSet;
 
 pub(super) async fn measure(
     t: &MeasurementTarget<'_>,
@@ -47,9 +47,32 @@ pub(super) async fn measure(
     let listed = &fetched.logprobs().tokens;
     let probs: Vec<(f64, Option<usize>)> = listed
         .iter()
-        .map(|tok| (tok.logprob.exp(), single_token_outcome(outcomes, &tok.text)))
+        .map(|tok| {
+            // A special token decides nothing; an id-only token's text comes from the facts
+            // (not viable: it decides nothing either).
+            let text = if tok.ends_generation() {
+                None
+            } else if tok.is_id_only() {
+                facts.as_ref().and_then(|f| {
+                    f.viable
+                        .iter()
+                        .find(|v| Some(v.id) == tok.id)
+                        .map(|v| v.text.as_str())
+                })
+            } else {
+                Some(tok.text.as_str())
+            };
+            (
+                tok.logprob.exp(),
+                text.and_then(|x| single_token_outcome(outcomes, x)),
+            )
+        })
         .collect();
-    let unlisted = unlisted_per_outcome(outcomes, listed, facts.as_ref().map(|f| f.viable.as_slice()));
+    let unlisted = unlisted_per_outcome(
+        outcomes,
+        listed,
+        facts.as_ref().map(|f| f.viable.as_slice()),
+    );
     let full_list = listed.len() >= asked as usize;
     let [per_outcome, pooled] = rank_bounds(outcomes, &probs, &unlisted, full_list);
     let dead = probs
@@ -60,7 +83,12 @@ pub(super) async fn measure(
     let a = Measurement::from_bounds("next_token", &per_outcome, dead, &log);
     let b = Measurement::from_bounds("next_token", &pooled, dead, &log);
     let mut m = a.intersect(&b);
-    m.post_bar = Some(post_bar(&probs, m.entropy.point, t.model.vocab_size, outcomes.len()));
+    m.post_bar = Some(post_bar(
+        &probs,
+        m.entropy.point,
+        t.model.vocab_size,
+        outcomes.len(),
+    ));
     if let Some(f) = &facts {
         // An outcome that no single token decides is given probability 0 by this method: on
         // tokenizers after GPT-3 (" 97" is " " + "97" on cl100k_base) that is most of them.
@@ -104,7 +132,9 @@ fn unlisted_per_outcome(
             for tok in listed {
                 let hit = match tok.id {
                     Some(id) => remaining.iter().position(|v| v.id == id),
-                    None => remaining.iter().position(|v| v.has_bytes(tok.text.as_bytes())),
+                    None => tok
+                        .exact_bytes()
+                        .and_then(|b| remaining.iter().position(|v| v.has_bytes(b))),
                 };
                 if let Some(i) = hit {
                     remaining.swap_remove(i);
@@ -284,15 +314,26 @@ mod tests {
         assert!(high <= 4f64.ln() + 1e-9 && low <= high, "{low} {high}");
         let mut rng = 1u64;
         for _ in 0..2000 {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let c = (rng >> 11) as f64 / (1u64 << 53) as f64 * 0.1;
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let d = ((rng >> 11) as f64 / (1u64 << 53) as f64 * 0.1).min(0.2 - c);
             let p = [0.5, 0.2, c, d];
             let h = entropy_nats(&normalized(&p));
-            assert!(h >= low - 1e-9 && h <= high + 1e-9, "{h} not in [{low}, {high}]");
+            assert!(
+                h >= low - 1e-9 && h <= high + 1e-9,
+                "{h} not in [{low}, {high}]"
+            );
         }
         let bar = post_bar(&probs, 0.5, Some(262_144), 4);
-        assert!(bar.high > 4f64.ln(), "the post's bar is not a bound: {}", bar.high);
+        assert!(
+            bar.high > 4f64.ln(),
+            "the post's bar is not a bound: {}",
+            bar.high
+        );
     }
 }

@@ -621,10 +621,8 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
                 "`max_top_logprobs`, `concurrency` and `max_n` must be at least 1".into(),
             ));
         }
-        if let Some(t) = &m.tokenizer {
-            if let Err(message) = t.check() {
-                problems.push(at("tokenizer:", message));
-            }
+        if let Some(Err(message)) = m.tokenizer.as_ref().map(|t| t.check()) {
+            problems.push(at("tokenizer:", message));
         }
     }
     if problems.is_empty() {

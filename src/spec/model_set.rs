@@ -120,14 +120,19 @@ impl TokenizerSpec {
     pub(crate) fn check(&self) -> Result<(), String> {
         match (self.kind, &self.path_env, &self.encoding) {
             (TokenizerKind::Tiktoken, None, Some(_)) => Ok(()),
-            (TokenizerKind::Tiktoken, _, _) => {
-                Err("a `tiktoken` tokenizer takes `encoding:` (e.g. cl100k_base) and no `path_env:`".into())
-            }
+            (TokenizerKind::Tiktoken, _, _) => Err(
+                "a `tiktoken` tokenizer takes `encoding:` (e.g. cl100k_base) and no `path_env:`"
+                    .into(),
+            ),
             (_, Some(v), None) if !v.is_empty() => Ok(()),
             (kind, _, _) => Err(format!(
                 "a `{}` tokenizer takes `path_env:` (the environment variable that holds the \
                  file's path) and no `encoding:`",
-                if kind == TokenizerKind::Gguf { "gguf" } else { "hf_json" }
+                if kind == TokenizerKind::Gguf {
+                    "gguf"
+                } else {
+                    "hf_json"
+                }
             )),
         }
     }

@@ -7,19 +7,28 @@
 /// The byte a stand-in character represents, if it is one.
 fn byte_of(c: char) -> Option<u8> {
     let c = c as u32;
-    let printable = |b: u32| (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
+    let printable = |b: u32| {
+        (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b)
+    };
     if printable(c) {
         return Some(c as u8);
     }
     // The n-th non-printable byte (in byte order) is U+0100 + n.
     let n = c.checked_sub(0x100)?;
-    (0u32..256).filter(|&b| !printable(b)).nth(n as usize).map(|b| b as u8)
+    (0u32..256)
+        .filter(|&b| !printable(b))
+        .nth(n as usize)
+        .map(|b| b as u8)
 }
 
 /// The bytes of a byte-level token, or `None` when a character is not a byte stand-in (such
 /// a token is treated as special by the caller).
 pub(super) fn decode(text: &[u8]) -> Option<Vec<u8>> {
-    std::str::from_utf8(text).ok()?.chars().map(byte_of).collect()
+    std::str::from_utf8(text)
+        .ok()?
+        .chars()
+        .map(byte_of)
+        .collect()
 }
 
 #[cfg(test)]

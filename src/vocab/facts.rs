@@ -62,6 +62,10 @@ pub struct OutcomeFacts {
     /// Every token that can change an outcome at some open prefix; every other token ends
     /// the continuation as the end of generation would.
     pub viable: Vec<ViableToken>,
+    /// Per open prefix, how many tokens that are not viable turn it into no outcome where
+    /// ending there would decide one (words after `" A"`): only their number matters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub killers: BTreeMap<String, usize>,
 }
 
 /// One model's vocabulary facts.
@@ -109,7 +113,10 @@ fn render(facts: &VocabularyFacts) -> String {
     s += &field("version", facts.version.to_string());
     s += &field("source", serde_json::to_string(&facts.source).unwrap());
     s += &field("size", facts.size.to_string());
-    s += &field("fingerprint", serde_json::to_string(&facts.fingerprint).unwrap());
+    s += &field(
+        "fingerprint",
+        serde_json::to_string(&facts.fingerprint).unwrap(),
+    );
     s += "  \"outcome_sets\": {";
     let sets: Vec<String> = facts
         .outcome_sets
@@ -120,15 +127,24 @@ fn render(facts: &VocabularyFacts) -> String {
                 .iter()
                 .map(|t| format!("      {}", serde_json::to_string(t).unwrap()))
                 .collect();
+            let killers = if f.killers.is_empty() {
+                String::new()
+            } else {
+                format!(",\n     \"killers\": {}", serde_json::to_string(&f.killers).unwrap())
+            };
             format!(
-                "\n    {}: {{\"viable\": [\n{}\n    ]}}",
+                "\n    {}: {{\"viable\": [\n{}\n    ]{killers}}}",
                 serde_json::to_string(k).unwrap(),
                 rows.join(",\n")
             )
         })
         .collect();
     s += &sets.join(",");
-    s += if sets.is_empty() { "}\n}\n" } else { "\n  }\n}\n" };
+    s += if sets.is_empty() {
+        "}\n}\n"
+    } else {
+        "\n  }\n}\n"
+    };
     s
 }
 
@@ -150,11 +166,17 @@ impl FactsStore {
 
     /// `recordings/<set>/<model>.vocab.json`.
     pub fn path_for(&self, model_set: &str, model: &str) -> PathBuf {
-        self.root.join(model_set).join(format!("{model}.vocab.json"))
+        self.root
+            .join(model_set)
+            .join(format!("{model}.vocab.json"))
     }
 
     /// The recorded facts of a model, if any.
-    pub fn get(&self, model_set: &str, model: &str) -> Result<Option<VocabularyFacts>, RecordError> {
+    pub fn get(
+        &self,
+        model_set: &str,
+        model: &str,
+    ) -> Result<Option<VocabularyFacts>, RecordError> {
         let path = self.path_for(model_set, model);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = cache.get(&path) {
@@ -166,7 +188,12 @@ impl FactsStore {
     }
 
     /// Records a model's facts (atomically).
-    pub fn put(&self, model_set: &str, model: &str, facts: &VocabularyFacts) -> Result<(), RecordError> {
+    pub fn put(
+        &self,
+        model_set: &str,
+        model: &str,
+        facts: &VocabularyFacts,
+    ) -> Result<(), RecordError> {
         let path = self.path_for(model_set, model);
         write_atomic(&path, &render(facts))?;
         self.cache
@@ -245,13 +272,26 @@ mod tests {
             "k".into(),
             OutcomeFacts {
                 viable: vec![ViableToken::new(1, b" "), ViableToken::new(2, &[0xe2])],
+                killers: [(" A".to_string(), 7)].into(),
             },
         );
         store.put("s", "m", &facts).unwrap();
         let text = std::fs::read_to_string(store.path_for("s", "m")).unwrap();
-        assert_eq!(text.lines().filter(|l| l.contains("\"id\"")).count(), 2, "{text}");
-        assert_eq!(FactsStore::new(dir.path()).get("s", "m").unwrap(), Some(facts));
-        assert!(FactsStore::new(dir.path()).get("s", "other").unwrap().is_none());
+        assert_eq!(
+            text.lines().filter(|l| l.contains("\"id\"")).count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(
+            FactsStore::new(dir.path()).get("s", "m").unwrap(),
+            Some(facts)
+        );
+        assert!(
+            FactsStore::new(dir.path())
+                .get("s", "other")
+                .unwrap()
+                .is_none()
+        );
         assert!(ViableToken::new(2, &[0xe2]).has_bytes(&[0xe2]));
     }
 }

@@ -210,7 +210,9 @@ fn parse(inner: impl Read, path: &str) -> Result<Vocabulary, VocabError> {
         .zip(&types)
         .map(|(text, &ty)| match ty {
             TOKEN_CONTROL | TOKEN_UNKNOWN | TOKEN_UNUSED => TokenBytes::Special,
-            TOKEN_BYTE => byte_token(text).map_or(TokenBytes::Special, |b| TokenBytes::Bytes(vec![b])),
+            TOKEN_BYTE => {
+                byte_token(text).map_or(TokenBytes::Special, |b| TokenBytes::Bytes(vec![b]))
+            }
             TOKEN_USER_DEFINED => TokenBytes::Bytes(text.clone()),
             _ => decode(text).map_or(TokenBytes::Special, TokenBytes::Bytes),
         })
@@ -309,9 +311,13 @@ mod tests {
     #[test]
     fn rejects_truncated_and_foreign_files() {
         let data = synthetic("llama", &["a"], &[1]);
-        let err = parse(&data[..data.len() - 2], "x.gguf").unwrap_err().to_string();
+        let err = parse(&data[..data.len() - 2], "x.gguf")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.gguf") && err.contains("ends"), "{err}");
-        let err = parse(&b"PK\x03\x04rest"[..], "x.gguf").unwrap_err().to_string();
+        let err = parse(&b"PK\x03\x04rest"[..], "x.gguf")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("magic"), "{err}");
         let data = synthetic("rwkv", &["a"], &[1]);
         let err = parse(data.as_slice(), "x.gguf").unwrap_err().to_string();

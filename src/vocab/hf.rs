@@ -88,7 +88,8 @@ fn parse(bytes: &[u8], path: &str) -> Result<Vocabulary, VocabError> {
         path: path.to_string(),
         message,
     };
-    let file: File = serde_json::from_slice(bytes).map_err(|e| bad(format!("not a tokenizer.json: {e}")))?;
+    let file: File =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a tokenizer.json: {e}")))?;
     let mut types = Vec::new();
     if let Some(d) = &file.decoder {
         decoder_types(d, &mut types);
@@ -103,7 +104,9 @@ fn parse(bytes: &[u8], path: &str) -> Result<Vocabulary, VocabError> {
     let byte_fallback = file.model.byte_fallback || types.iter().any(|t| t == "ByteFallback");
     let mut pieces: Vec<(u64, String)> = match (&file.model.kind.as_deref(), &file.model.vocab) {
         (Some("WordPiece"), _) => {
-            return Err(bad("a WordPiece vocabulary (an encoder model, not a generative one)".into()));
+            return Err(bad(
+                "a WordPiece vocabulary (an encoder model, not a generative one)".into(),
+            ));
         }
         (_, Value::Object(map)) => map
             .iter()
@@ -143,7 +146,9 @@ fn parse(bytes: &[u8], path: &str) -> Result<Vocabulary, VocabError> {
         tokens[*id as usize] = match (byte_fallback, gguf::byte_token(b)) {
             (true, Some(byte)) => TokenBytes::Bytes(vec![byte]),
             _ => match decoding {
-                Decoding::ByteLevel => byte_level::decode(b).map_or(TokenBytes::Special, TokenBytes::Bytes),
+                Decoding::ByteLevel => {
+                    byte_level::decode(b).map_or(TokenBytes::Special, TokenBytes::Bytes)
+                }
                 Decoding::Metaspace => TokenBytes::Bytes(gguf::spm_piece(b)),
                 Decoding::Plain => TokenBytes::Bytes(b.to_vec()),
             },
@@ -194,6 +199,11 @@ mod tests {
         let err = parse(b"[1,2]", "t.json").unwrap_err().to_string();
         assert!(err.contains("t.json"), "{err}");
         let wp = r#"{"model":{"type":"WordPiece","vocab":{"a":0}}}"#;
-        assert!(parse(wp.as_bytes(), "t.json").unwrap_err().to_string().contains("WordPiece"));
+        assert!(
+            parse(wp.as_bytes(), "t.json")
+                .unwrap_err()
+                .to_string()
+                .contains("WordPiece")
+        );
     }
 }

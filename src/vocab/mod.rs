@@ -19,7 +19,8 @@ mod hf;
 mod tiktoken;
 
 pub use crate::error::VocabError;
-pub use facts::{FactsStore, OutcomeFacts, VocabularyFacts, ViableToken};
+pub use facts::{FactsStore, OutcomeFacts, ViableToken, VocabularyFacts};
+pub use tiktoken::encode as encode_tiktoken;
 
 use crate::spec::{OutcomeSet, PrefixState, TokenizerKind, TokenizerSpec};
 use sha2::{Digest, Sha256};
@@ -136,9 +137,12 @@ impl Vocabulary {
         hex::encode(&h.finalize()[..16])
     }
 
-    /// The tokens that can change an outcome of `outcomes` at some open prefix (see
-    /// [`open_prefixes`]); every other token, and every special token, has the effect of
-    /// ending generation there. Sorted by id.
+    /// What the vocabulary can do at the open prefixes of `outcomes` (see [`open_prefixes`]):
+    /// the *viable* tokens, which move some open prefix to another state than ending there
+    /// would (an open one, or another outcome), sorted by id; and per open prefix the number
+    /// of other tokens that *kill* it (turn an outcome the prefix would end as into none, as
+    /// a letter after `" A"` does). Every remaining token, and every special token, has the
+    /// effect of ending generation at every open prefix.
     ///
     /// A token is *inert* at an open prefix `s` when `s + token` classifies as ending at `s`
     /// would (the same outcome, or no outcome). Decided states are closed under extension (a
@@ -147,31 +151,32 @@ impl Vocabulary {
     /// tokens whose first character is not are checked in full. A token that does not start
     /// with a whole UTF-8 character is kept (viable) unless no outcome text has a non-ASCII
     /// character, in which case its first character, non-ASCII, cannot continue one.
-    pub fn viable(&self, outcomes: &OutcomeSet) -> Vec<ViableToken> {
+    pub fn viable(&self, outcomes: &OutcomeSet) -> OutcomeFacts {
         let open = open_prefixes(outcomes);
+        let ends: Vec<Option<usize>> = open.iter().map(|s| outcomes.classify_end(s)).collect();
         let ascii_outcomes = (0..outcomes.len()).all(|i| outcomes.label(i).is_ascii());
-        let inert = |s: &str, text: &str| {
-            let state = outcomes.classify(&format!("{s}{text}"));
-            match outcomes.classify_end(s) {
-                Some(n) => state == PrefixState::Complete(n),
-                None => state == PrefixState::Dead,
+        // What `token` does at open prefix i: None when inert, Some(true) when it kills.
+        let effect = |i: usize, text: &str| {
+            let state = outcomes.classify(&format!("{}{text}", open[i]));
+            match (ends[i], state) {
+                (Some(n), PrefixState::Complete(m)) if n == m => None,
+                (None, PrefixState::Dead) => None,
+                (Some(_), PrefixState::Dead) => Some(true),
+                _ => Some(false),
             }
         };
         let mut live_first: std::collections::HashMap<char, bool> = Default::default();
         let mut viable = Vec::new();
+        let mut kills = vec![0usize; open.len()];
         for (id, t) in self.tokens.iter().enumerate() {
             let TokenBytes::Bytes(bytes) = t else { continue };
             if bytes.is_empty() {
                 // No text: continues nothing (and is read as the end of generation).
                 continue;
             }
-            let (text, first) = match std::str::from_utf8(bytes) {
-                Ok(s) => (s.to_string(), s.chars().next()),
-                Err(e) if e.valid_up_to() > 0 => {
-                    let s = String::from_utf8_lossy(bytes).into_owned();
-                    let c = s.chars().next();
-                    (s, c)
-                }
+            let text = match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_string(),
+                Err(e) if e.valid_up_to() > 0 => String::from_utf8_lossy(bytes).into_owned(),
                 Err(_) => {
                     if !ascii_outcomes {
                         viable.push(ViableToken::new(id as u32, bytes));
@@ -179,15 +184,30 @@ impl Vocabulary {
                     continue;
                 }
             };
-            let first = first.expect("non-empty text has a first character");
-            let live = *live_first
-                .entry(first)
-                .or_insert_with(|| open.iter().any(|s| !inert(s, &first.to_string())));
-            if live && open.iter().any(|s| !inert(s, &text)) {
+            let first = text.chars().next().expect("non-empty text has a first character");
+            let live = *live_first.entry(first).or_insert_with(|| {
+                (0..open.len()).any(|i| effect(i, &first.to_string()).is_some())
+            });
+            if !live {
+                continue;
+            }
+            let effects: Vec<Option<bool>> = (0..open.len()).map(|i| effect(i, &text)).collect();
+            if effects.contains(&Some(false)) {
                 viable.push(ViableToken::new(id as u32, bytes));
+            } else {
+                for (i, e) in effects.iter().enumerate() {
+                    kills[i] += usize::from(*e == Some(true));
+                }
             }
         }
-        viable
+        OutcomeFacts {
+            viable,
+            killers: open
+                .into_iter()
+                .zip(kills)
+                .filter(|(_, k)| *k > 0)
+                .collect(),
+        }
     }
 }
 
@@ -255,11 +275,32 @@ mod tests {
     #[test]
     fn viable_tokens_are_those_that_extend_a_number() {
         let v = synthetic();
-        let ids: Vec<u32> = v.viable(&zero_to_100()).iter().map(|t| t.id).collect();
+        let facts = v.viable(&zero_to_100());
+        let ids: Vec<u32> = facts.viable.iter().map(|t| t.id).collect();
+        assert!(facts.killers.is_empty(), "{:?}", facts.killers);
         // " " (root → open), "9", "7", "97" (extend digits), " 4" (root → open " 4").
         // Not: " between", ".", "  " (inert everywhere), "x9", a lone UTF-8 lead byte
         // (the outcomes are ASCII), the empty token, the special token.
         assert_eq!(ids, vec![1, 2, 3, 7, 8]);
+    }
+
+    #[test]
+    fn word_tokens_kill_a_choice_and_are_counted_not_listed() {
+        let b = |s: &str| TokenBytes::Bytes(s.as_bytes().to_vec());
+        let v = Vocabulary::new(
+            VocabularySource::HfJson,
+            vec![b(" A"), b(" B"), b("pple"), b("."), b(" Apple"), b("x")],
+        );
+        let choices = OutcomeSet::Choices(crate::spec::ChoiceList {
+            texts: vec![" A".into(), " B".into()],
+        });
+        let facts = v.viable(&choices);
+        let ids: Vec<u32> = facts.viable.iter().map(|t| t.id).collect();
+        // " A", " B" decide outcomes at the root; "pple" and "x" kill " A" and " B"; "." and
+        // " Apple" are inert everywhere.
+        assert_eq!(ids, vec![0, 1]);
+        assert_eq!(facts.killers.get(" A"), Some(&2));
+        assert_eq!(facts.killers.get(" B"), Some(&2));
     }
 
     #[test]
