@@ -8,7 +8,8 @@
 //! metric      := name "(" selector ["," outcome] ")"
 //! outcome     := integer | name
 //! name        := entropy | coverage | mode_prob | prob | mode | ece | accuracy
-//! selector    := a role (base, sft, dpo, rlhf, rlvr) | "*" (every model of the set, one by one)
+//! selector    := a role (base, sft, dpo, rlhf, overopt, entreg, sft_on_rlhf, rlvr)
+//!                | "*" (every model of the set, one by one)
 //! op          := ">" | ">=" | "<" | "<=" | "==" | "!=" | "~="    ("~=" ends with "+-" number)
 //! ```
 //!
