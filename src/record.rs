@@ -26,8 +26,8 @@
 
 use crate::error::RecordError;
 use crate::request::{
-    Batch, Completion, LogprobRequest, Request, Response, SampleRequest, TokenKind, TopLogprobs,
-    TopToken,
+    Batch, Completion, LogprobRequest, LoraScale, Request, Response, SampleRequest, TokenKind,
+    TopLogprobs, TopToken,
 };
 use crate::spec::Api;
 use serde::{Deserialize, Serialize};
@@ -215,6 +215,9 @@ struct ResponseLine {
     sample: Option<SampleParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     completion: Option<CompletionRow>,
+    /// The LoRA adapters applied, for models that name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lora: Vec<LoraScale>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     model_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -392,6 +395,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Entries, RecordError> {
                     r.top,
                     r.sample,
                     r.completion,
+                    r.lora,
                     r.model_id,
                     r.fingerprint,
                 )
@@ -504,6 +508,7 @@ fn entry_to_line(key: &str, req: &Request, rec: &Recorded) -> ResponseLine {
         top: None,
         sample: None,
         completion: None,
+        lora: req.lora().to_vec(),
         model_id: rec.response.model_id().map(str::to_string),
         fingerprint: rec.response.fingerprint().map(str::to_string),
         recorded: rec.recorded.clone(),
@@ -548,6 +553,7 @@ fn line_to_entry(
     top: Option<Vec<TokenRow>>,
     sample: Option<SampleParams>,
     completion: Option<CompletionRow>,
+    lora: Vec<LoraScale>,
     model_id: Option<String>,
     fingerprint: Option<String>,
 ) -> Result<(Request, Response), String> {
@@ -565,6 +571,7 @@ fn line_to_entry(
                 continuation_ids: ids,
                 continuation_text: text,
                 top_k,
+                lora,
             };
             Ok((
                 Request::Logprobs(request),
@@ -586,6 +593,7 @@ fn line_to_entry(
                 max_tokens: p.max_tokens,
                 seed: p.seed,
                 batch: p.batch,
+                lora,
             };
             if request.batch.is_some_and(|b| b.n < 2 || b.index >= b.n) {
                 return Err("a sample's batch needs n >= 2 and an index below n".into());
@@ -784,6 +792,7 @@ mod tests {
             continuation_ids: ids,
             continuation_text: String::new(),
             top_k: 2,
+            lora: Vec::new(),
         })
     }
 
@@ -973,6 +982,7 @@ mod tests {
             max_tokens: 8,
             seed: 3,
             batch: None,
+            lora: Vec::new(),
         });
         let completion = Recorded {
             response: Response::Sample(Completion {
@@ -1010,6 +1020,7 @@ mod tests {
                 max_tokens: 8,
                 seed: 5,
                 batch: Some(Batch { n: 2, index }),
+                lora: Vec::new(),
             });
             let rec = Recorded {
                 response: Response::Sample(Completion {

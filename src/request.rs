@@ -34,6 +34,39 @@ pub struct LogprobRequest {
     pub continuation_text: String,
     /// Top log-probabilities asked for.
     pub top_k: u32,
+    /// The LoRA adapters the server applies, and at which scale (the model's `lora:`).
+    /// Serialised only when non-empty, so the key of every request without adapters is what
+    /// it was before they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lora: Vec<LoraScale>,
+}
+
+/// One LoRA adapter of a server and the scale a request applies it at (llama.cpp's
+/// per-request `"lora": [{"id": i, "scale": s}]`). The id is the adapter's place in the order
+/// the server loaded them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoraScale {
+    /// The adapter's id: its index in the server's load order (`GET /lora-adapters`).
+    pub id: u32,
+    /// The scale it is applied at: 0 switches it off, 1 applies it as trained.
+    pub scale: f64,
+}
+
+// Equal and hashed by the scale's bits, so that a request stays a key-like value.
+impl PartialEq for LoraScale {
+    fn eq(&self, other: &LoraScale) -> bool {
+        self.id == other.id && self.scale.to_bits() == other.scale.to_bits()
+    }
+}
+
+impl Eq for LoraScale {}
+
+impl std::hash::Hash for LoraScale {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.scale.to_bits().hash(state);
+    }
 }
 
 impl LogprobRequest {
@@ -68,6 +101,10 @@ pub struct SampleRequest {
     /// of every unbatched sample is what it was before batches existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Batch>,
+    /// The LoRA adapters applied (see [`LogprobRequest::lora`]); serialised only when
+    /// non-empty, so every key without adapters is unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lora: Vec<LoraScale>,
 }
 
 /// A sample's place in a batch: one request with `"n": n` whose choice `index` it is.
@@ -166,7 +203,25 @@ impl Request {
                 )
             }
         };
-        format!("request {}: {what}", self.key())
+        let lora = self.lora();
+        let lora = if lora.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = lora
+                .iter()
+                .map(|l| format!("{}@{}", l.id, l.scale))
+                .collect();
+            format!(", LoRA {}", list.join(" "))
+        };
+        format!("request {}: {what}{lora}", self.key())
+    }
+
+    /// The LoRA adapters the request applies.
+    pub fn lora(&self) -> &[LoraScale] {
+        match self {
+            Request::Logprobs(r) => &r.lora,
+            Request::Sample(r) => &r.lora,
+        }
     }
 
     /// The model name.
@@ -358,6 +413,7 @@ mod tests {
             max_tokens: 6,
             seed,
             batch,
+            lora: Vec::new(),
         })
     }
 
@@ -387,6 +443,7 @@ mod tests {
             continuation_ids: vec![1, 2],
             continuation_text: String::new(),
             top_k: 20,
+            lora: Vec::new(),
         };
         let k = r.key();
         assert_eq!(k.len(), 32);
@@ -427,6 +484,7 @@ mod tests {
             continuation_ids: vec![1, 2],
             continuation_text: String::new(),
             top_k: 20,
+            lora: Vec::new(),
         };
         // The canonical JSON of a request without prompt ids has no trace of the field.
         let canonical = String::from_utf8(serde_json::to_vec(&r).unwrap()).unwrap();
@@ -436,6 +494,58 @@ mod tests {
             ..r.clone()
         };
         assert_ne!(r.key(), with.key());
+    }
+
+    #[test]
+    fn lora_leaves_old_keys_alone_and_each_selection_has_its_own_key() {
+        let r = LogprobRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "p".into(),
+            prompt_ids: Vec::new(),
+            continuation_ids: vec![1, 2],
+            continuation_text: String::new(),
+            top_k: 20,
+            lora: Vec::new(),
+        };
+        // Pinned: the key of this request as computed before adapters existed.
+        assert_eq!(r.key(), "fa826390676e9016589af2174265ae3e");
+        let canonical = String::from_utf8(serde_json::to_vec(&r).unwrap()).unwrap();
+        assert!(!canonical.contains("lora"), "{canonical}");
+        let with = |lora: &[(u32, f64)]| {
+            LogprobRequest {
+                lora: lora
+                    .iter()
+                    .map(|&(id, scale)| LoraScale { id, scale })
+                    .collect(),
+                ..r.clone()
+            }
+            .key()
+        };
+        let keys = [
+            r.key(),
+            with(&[(0, 0.0)]),
+            with(&[(0, 1.0)]),
+            with(&[(1, 1.0)]),
+            with(&[(0, 0.5)]),
+            with(&[(0, 1.0), (1, 0.0)]),
+        ];
+        let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+        // Samples too: an unbatched sample's pinned key holds, and an adapter changes it.
+        let Request::Sample(plain) = sample(1, None) else {
+            unreachable!()
+        };
+        let adapted = Request::Sample(SampleRequest {
+            lora: vec![LoraScale { id: 0, scale: 1.0 }],
+            ..plain
+        });
+        assert_ne!(adapted.key(), "ac283c6370c71a7ecb3920e59aa83e28");
+        assert!(
+            adapted.describe().ends_with(", LoRA 0@1"),
+            "{}",
+            adapted.describe()
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! token with no bytes (`bytes: null` or `[]`) is special; a `token_id:` name is id-only.
 
 use crate::error::WireError;
-use crate::request::{Completion, LogprobRequest, SampleRequest, TopLogprobs, TopToken};
+use crate::request::{Completion, LogprobRequest, LoraScale, SampleRequest, TopLogprobs, TopToken};
 use crate::spec::{Api, Provider};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -96,6 +96,7 @@ pub(crate) fn request_body(provider: Provider, req: &LogprobRequest) -> Value {
         // Measured: with the prompt cache on, a node's logprobs depend on the previous request
         // (up to 0.18 nats of entropy on gemma-3-270m). Off, they reproduce.
         body["cache_prompt"] = Value::Bool(false);
+        add_lora(&mut body, &req.lora);
     }
     if provider == Provider::Vllm && req.api == Api::Completions {
         // vLLM names top tokens by text by default, which loses their ids (that extending a
@@ -133,8 +134,23 @@ pub(crate) fn sample_body(provider: Provider, req: &SampleRequest) -> Value {
         body["repeat_penalty"] = json!(1.0);
         body["presence_penalty"] = json!(0.0);
         body["frequency_penalty"] = json!(0.0);
+        add_lora(&mut body, &req.lora);
     }
     body
+}
+
+/// llama.cpp's per-request adapter scales. Checked live (xllamacpp 2026.10.11549, two
+/// adapters loaded at scale 1): a non-empty list sets every adapter it does not name to 0,
+/// while `[]` or no list keeps the server's scales; so only a non-empty list is sent, and a
+/// model without `lora:` sends none (its body is what it was before adapters existed).
+fn add_lora(body: &mut Value, lora: &[LoraScale]) {
+    if !lora.is_empty() {
+        body["lora"] = Value::Array(
+            lora.iter()
+                .map(|l| json!({"id": l.id, "scale": l.scale}))
+                .collect(),
+        );
+    }
 }
 
 #[derive(Deserialize)]
@@ -665,6 +681,7 @@ mod tests {
             max_tokens: 6,
             seed: 7,
             batch: Some(crate::request::Batch { n: 2, index: 1 }),
+            lora: Vec::new(),
         };
         let body = sample_body(Provider::LlamaCpp, &req);
         assert_eq!((&body["n"], &body["seed"]), (&json!(2), &json!(7)));
@@ -682,13 +699,49 @@ mod tests {
             continuation_ids: vec![5, 6],
             continuation_text: String::new(),
             top_k: 20,
+            lora: Vec::new(),
         };
         let body = request_body(Provider::LlamaCpp, &req);
         assert_eq!(body["prompt"], json!(["Q", 5, 6]));
         assert_eq!(body["cache_prompt"], json!(false));
+        assert!(body.get("lora").is_none(), "{body}");
         assert!(
             request_body(Provider::Openai, &req)
                 .get("cache_prompt")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn llama_cpp_is_sent_the_adapters_of_the_model_and_only_them() {
+        let lora = vec![
+            LoraScale { id: 0, scale: 0.0 },
+            LoraScale { id: 2, scale: 1.0 },
+        ];
+        let req = LogprobRequest {
+            lora: lora.clone(),
+            ..logprob_request(Vec::new(), vec![5], Api::Completions)
+        };
+        let want = json!([{"id": 0, "scale": 0.0}, {"id": 2, "scale": 1.0}]);
+        assert_eq!(request_body(Provider::LlamaCpp, &req)["lora"], want);
+        let sample = SampleRequest {
+            api: Api::Completions,
+            model: "m".into(),
+            prompt: "Q".into(),
+            temperature: 1.0,
+            max_tokens: 6,
+            seed: 7,
+            batch: None,
+            lora,
+        };
+        assert_eq!(sample_body(Provider::LlamaCpp, &sample)["lora"], want);
+        let plain = SampleRequest {
+            lora: Vec::new(),
+            ..sample
+        };
+        assert!(
+            sample_body(Provider::LlamaCpp, &plain)
+                .get("lora")
                 .is_none()
         );
     }
@@ -943,6 +996,7 @@ mod tests {
             continuation_ids,
             continuation_text: String::new(),
             top_k: 20,
+            lora: Vec::new(),
         }
     }
 

@@ -123,6 +123,7 @@ pub(super) async fn measure(
                     top_k: k
                         .max(t.model.enumerate_min_top_k.unwrap_or(0))
                         .min(t.model.max_top_logprobs),
+                    lora: t.model.lora.clone(),
                 };
                 (node, Request::Logprobs(req))
             })

@@ -34,6 +34,7 @@ pub(super) async fn measure(
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
         top_k: asked,
+        lora: t.model.lora.clone(),
     };
     let outcomes = &t.spec.outcomes;
     let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;

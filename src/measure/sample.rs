@@ -54,6 +54,7 @@ pub(super) async fn measure(
             max_tokens: p.max_tokens,
             seed: p.seed,
             batch: None,
+            lora: t.model.lora.clone(),
         },
         p.samples,
         p.max_n,
@@ -414,6 +415,7 @@ mod tests {
             max_tokens: 6,
             seed: 10,
             batch: None,
+            lora: Vec::new(),
         }
     }
 

@@ -7,8 +7,8 @@
 
 use super::dataset::{MAX_DATASET_BYTES, prompts_from, resolve};
 use super::{
-    ClaimSpec, Condition, Dataset, Method, ModelSet, OutcomeRef, Over, PromptSpec, Selector,
-    UntestableSpec,
+    ClaimSpec, Condition, Dataset, Method, ModelEntry, ModelSet, OutcomeRef, Over, PromptSpec,
+    Provider, Selector, UntestableSpec,
 };
 use crate::error::{Location, SpecError, SpecProblem};
 use std::collections::BTreeMap;
@@ -624,12 +624,69 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
         if let Some(Err(message)) = m.tokenizer.as_ref().map(|t| t.check()) {
             problems.push(at("tokenizer:", message));
         }
+        if let Err(message) = check_lora(m) {
+            problems.push(at(&format!("name: {}", m.name), message));
+        }
+    }
+    // A server with adapters applies its own scales to a request that names none, so every
+    // model it serves must say which it applies (the base: one at scale 0).
+    for m in set.models.iter().filter(|m| m.lora.is_empty()) {
+        if let Some(other) = set
+            .models
+            .iter()
+            .find(|o| !o.lora.is_empty() && same_server(o, m))
+        {
+            problems.push(at(
+                &format!("name: {}", m.name),
+                format!(
+                    "model `{}` shares its server with `{}`, which names LoRA adapters, but \
+                     names none: without `lora:` llama.cpp applies the server's own scales \
+                     (list one adapter at scale 0 for the base)",
+                    m.name, other.name
+                ),
+            ));
+        }
     }
     if problems.is_empty() {
         Ok(set)
     } else {
         Err(problems)
     }
+}
+
+/// A model's `lora:` list: only llama.cpp takes it; ids unique, scales finite.
+fn check_lora(m: &ModelEntry) -> Result<(), String> {
+    if m.lora.is_empty() {
+        return Ok(());
+    }
+    if m.provider != Provider::LlamaCpp {
+        return Err(format!(
+            "model `{}` names LoRA adapters (`lora:`), which only a `llama_cpp` server takes \
+             per request",
+            m.name
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for l in &m.lora {
+        if !ids.insert(l.id) {
+            return Err(format!(
+                "model `{}` names LoRA adapter {} twice",
+                m.name, l.id
+            ));
+        }
+        if !l.scale.is_finite() {
+            return Err(format!(
+                "model `{}`: the scale of LoRA adapter {} must be a finite number",
+                m.name, l.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two models are served by one server (the same URL and the same override).
+fn same_server(a: &ModelEntry, b: &ModelEntry) -> bool {
+    a.base_url == b.base_url && a.base_url_env == b.base_url_env
 }
 
 fn valid_id(id: &str) -> bool {
@@ -823,6 +880,58 @@ pub fn recorded_versions(recordings: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn model_set_with(models: &str) -> Result<ModelSet, Vec<SpecProblem>> {
+        let text = format!("version: 1\nid: s\ndescription: d\nmodels:\n{models}");
+        parse_model_set(Path::new("models/s.yaml"), &text)
+    }
+
+    fn model(name: &str, provider: &str, lora: &str) -> String {
+        format!(
+            "  - name: {name}\n    role: base\n    provider: {provider}\n    \
+             base_url: http://127.0.0.1:8094/v1\n    model: m\n    api: completions\n    \
+             status: live\n    max_top_logprobs: 200\n{lora}"
+        )
+    }
+
+    #[test]
+    fn lora_lists_are_checked_where_they_are_written() {
+        let on = |id: u32, scale: &str| format!("    lora: [{{id: {id}, scale: {scale}}}]\n");
+        let ok = model_set_with(
+            &(model("b", "llama_cpp", &on(0, "0")) + &model("s", "llama_cpp", &on(0, "1.0"))),
+        )
+        .unwrap();
+        assert_eq!(ok.models[1].lora[0].id, 0);
+        assert_eq!(ok.models[1].lora[0].scale, 1.0);
+        let message = |models: String| {
+            let problems = model_set_with(&models).unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            (problems[0].message.clone(), problems[0].location.line)
+        };
+        let (m, _) = message(model("s", "vllm", &on(0, "1")));
+        assert!(m.contains("only a `llama_cpp` server"), "{m}");
+        let (m, _) = message(model(
+            "s",
+            "llama_cpp",
+            "    lora: [{id: 1, scale: 1}, {id: 1, scale: 0}]\n",
+        ));
+        assert!(m.contains("adapter 1 twice"), "{m}");
+        let (m, _) = message(model("s", "llama_cpp", &on(0, ".nan")));
+        assert!(m.contains("finite"), "{m}");
+        // The base beside an adapter on one server must say it applies none.
+        let (m, p) = message(model("s", "llama_cpp", &on(0, "1")) + &model("b", "llama_cpp", ""));
+        assert!(m.contains("shares its server with `s`"), "{m}");
+        assert_eq!(p, 14, "the second model's `name:` line");
+        // Unknown fields of an entry are refused.
+        assert!(
+            model_set_with(&model(
+                "s",
+                "llama_cpp",
+                "    lora: [{id: 0, scale: 1, name: x}]\n"
+            ))
+            .is_err()
+        );
+    }
 
     #[test]
     fn flow_nesting_is_counted_outside_strings_comments_and_block_scalars() {

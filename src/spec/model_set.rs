@@ -1,6 +1,7 @@
 //! Model sets: files under `models/` that bind roles to concrete models behind an API.
 
 use super::{Role, Version};
+use crate::request::LoraScale;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,16 @@ pub struct ModelEntry {
     /// exact: each unlisted viable token is bounded by the smallest listed probability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enumerate_min_top_k: Option<u32>,
+    /// The LoRA adapters of the server this model is, with their scales: every request for
+    /// the model carries the list (llama.cpp's per-request `lora`), so it is part of the
+    /// recording key and one server serves several models. Ids are the server's load order
+    /// (`scripts/local-models.sh` loads `adapters/<set>/manifest.json`'s rungs in order). On
+    /// llama.cpp a non-empty list sets every adapter it does not name to scale 0 (checked
+    /// live), while an empty or absent list leaves the server's own scales; so a base served
+    /// beside adapters lists one at scale 0. Only for `llama_cpp`; ids unique, scales finite;
+    /// every model of the set on the same server names its adapters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lora: Vec<LoraScale>,
     /// Requests in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,

@@ -63,6 +63,7 @@ fn batch_request(index: u32) -> Request {
         max_tokens: 6,
         seed: 1,
         batch: Some(Batch { n: 2, index }),
+        lora: Vec::new(),
     })
 }
 

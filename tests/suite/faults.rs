@@ -115,6 +115,7 @@ pub fn logprob_request(i: usize, top_k: u32) -> Request {
         continuation_ids: Vec::new(),
         continuation_text: String::new(),
         top_k,
+        lora: Vec::new(),
     })
 }
 
@@ -502,6 +503,7 @@ fn a_sampled_completion_of_the_wrong_shape_is_not_recorded() {
         max_tokens: 6,
         seed: 2,
         batch: None,
+        lora: Vec::new(),
     });
     assert_names_the_request(&err, 1, &second);
     assert!(err.contains("sample with seed 2"), "{err}");
