@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Start/stop two local llama.cpp servers (gemma-3-270m and SmolLM2-135M) for modecollapse.
+# Start/stop local llama.cpp servers (gemma-3-270m and SmolLM2-135M, and on request the ladder)
+# for modecollapse.
 #
 #   scripts/local-models.sh up       # venv + packages + models, start both servers, wait until healthy
 #   scripts/local-models.sh down     # stop both servers
 #   scripts/local-models.sh status   # print each server's health
 #   scripts/local-models.sh env      # print `export` lines for the GGUF files (tokenizers)
+#   scripts/local-models.sh up ladder   # up/down/status act on the servers named after the
+#                                       # command instead of MODECOLLAPSE_SERVERS
+#
+# The ladder server (models/ladder.yaml, docs/ladder.md) is gemma-3-270m with every LoRA
+# adapter of adapters/ladder/manifest.json loaded at scale 0, in manifest order, so that adapter
+# i is the manifest's i-th rung; each request names the adapters it applies. Each adapter's
+# sha256 (and the base GGUF's) is checked against the manifest before the server starts.
 #
 # Environment:
 #   MODECOLLAPSE_CACHE        cache folder (default ~/.cache/modecollapse): venv/ and run/ live here
@@ -12,8 +20,10 @@
 #   MODECOLLAPSE_SMOLLM_PORT  default 8092
 #   MODECOLLAPSE_TWO_SLOT_PORT  default 8093: gemma with two slots (where llama.cpp takes
 #                             `"n": 2`), started only when MODECOLLAPSE_SERVERS names it
+#   MODECOLLAPSE_LADDER_PORT  default 8094: the ladder (one slot), started only when named
 #   MODECOLLAPSE_SERVERS      which servers up/down/status act on (default "gemma smollm2";
-#                             also gemma-two-slot, see scripts/two-slot-gemma.sh)
+#                             also gemma-two-slot, see scripts/two-slot-gemma.sh, and ladder)
+#   MODECOLLAPSE_LADDER_MANIFEST  the ladder's manifest (default adapters/ladder/manifest.json)
 #   MODECOLLAPSE_THREADS      threads per server (default: number of cores)
 #   MODECOLLAPSE_PARALLEL     server slots per server (default 1)
 #   MODECOLLAPSE_CTX          context size per server (default 2048)
@@ -28,6 +38,8 @@ RUN="$CACHE/run"
 GEMMA_PORT="${MODECOLLAPSE_GEMMA_PORT:-8091}"
 SMOLLM_PORT="${MODECOLLAPSE_SMOLLM_PORT:-8092}"
 TWO_SLOT_PORT="${MODECOLLAPSE_TWO_SLOT_PORT:-8093}"
+LADDER_PORT="${MODECOLLAPSE_LADDER_PORT:-8094}"
+LADDER_MANIFEST="${MODECOLLAPSE_LADDER_MANIFEST:-$SCRIPT_DIR/../adapters/ladder/manifest.json}"
 THREADS="${MODECOLLAPSE_THREADS:-$(nproc 2>/dev/null || echo 2)}"
 PARALLEL="${MODECOLLAPSE_PARALLEL:-1}"
 CTX="${MODECOLLAPSE_CTX:-2048}"
@@ -48,6 +60,8 @@ VENV_STAMP="$VENV/.modecollapse-ready"
 VENV_STAMP_TEXT="${PIP_REQS[*]} | nodeps: ${PIP_NODEPS_REQS[*]}"
 
 read -r -a NAMES <<<"${MODECOLLAPSE_SERVERS:-gemma smollm2}"
+# Servers named after the command (`up ladder`) take the place of MODECOLLAPSE_SERVERS.
+if (($# > 1)); then NAMES=("${@:2}"); fi
 
 log() { printf 'local-models: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -57,7 +71,8 @@ port_of() {
     gemma) echo "$GEMMA_PORT" ;;
     smollm2) echo "$SMOLLM_PORT" ;;
     gemma-two-slot) echo "$TWO_SLOT_PORT" ;;
-    *) die "unknown server $1 (known: gemma, smollm2, gemma-two-slot)" ;;
+    ladder) echo "$LADDER_PORT" ;;
+    *) die "unknown server $1 (known: gemma, smollm2, gemma-two-slot, ladder)" ;;
   esac
 }
 
@@ -172,16 +187,73 @@ print(paths[0])
 PY
 }
 
+# Checks the base GGUF and every adapter of the ladder's manifest against their sha256 and
+# prints one `--lora PATH@0` argument pair per adapter, in manifest order (adapter ids).
+ladder_lora_args() {
+  local model="$1"
+  [[ -f "$LADDER_MANIFEST" ]] || die "no ladder manifest at $LADDER_MANIFEST"
+  "$(helper_python)" - "$LADDER_MANIFEST" "$model" <<'PY'
+import hashlib, json, os, sys
+manifest_path, model = sys.argv[1], sys.argv[2]
+with open(manifest_path) as f:
+    manifest = json.load(f)  # keeps the rungs' order: adapter i is the i-th rung
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+want = manifest.get("base", {}).get("sha256_of_gguf")
+if want and sha256(model) != want:
+    sys.exit(f"local-models: error: {model} is not the ladder's base (sha256 differs from the manifest)")
+rungs = manifest.get("rungs") or {}
+if not rungs:
+    sys.exit(f"local-models: error: {manifest_path} lists no rungs")
+folder = os.path.dirname(os.path.abspath(manifest_path))
+for i, (name, rung) in enumerate(rungs.items()):
+    path = os.path.join(folder, rung["file"])
+    if not os.path.isfile(path):
+        sys.exit(f"local-models: error: adapter {name} ({path}) is missing")
+    if sha256(path) != rung["sha256"]:
+        sys.exit(f"local-models: error: adapter {name} ({path}): sha256 differs from the manifest")
+    print(f"local-models: ladder adapter {i}: {name} ({rung['file']}, sha256 ok)", file=sys.stderr)
+    print("--lora")
+    print(f"{path}@0")
+PY
+}
+
+# Prints the adapter paths a running ladder server loaded, one a line, in id order.
+served_adapters() {
+  "$(helper_python)" - "$1" <<'PY'
+import json, sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/lora-adapters", timeout=3) as r:
+    for a in sorted(json.load(r), key=lambda a: a["id"]):
+        print(a["path"])
+PY
+}
+
 start_server() {
-  local name="$1" model="$2" port parallel pidfile logfile pid extra=()
+  local name="$1" model="$2" port parallel pidfile logfile pid extra=() lora=() line
   # The gemma GGUF (base google/gemma-3-270m) has no chat template; llama.cpp would fall
   # back to ChatML for /v1/chat/completions, so give it gemma's turn format.
-  [[ "$name" == gemma* ]] && extra=(--chat-template gemma)
+  [[ "$name" == gemma* || "$name" == ladder ]] && extra=(--chat-template gemma)
+  if [[ "$name" == ladder ]]; then
+    while IFS= read -r line; do lora+=("$line"); done < <(ladder_lora_args "$model" || echo FAILED)
+    [[ "${lora[*]}" == *FAILED* ]] && die "the ladder's adapters do not match $LADDER_MANIFEST"
+    extra+=("${lora[@]}")
+  fi
   port="$(port_of "$name")"
   parallel="$(parallel_of "$name")"
   pidfile="$RUN/$name.pid"
   logfile="$RUN/$name.log"
   if is_healthy "$port"; then
+    if [[ "$name" == ladder ]]; then
+      local want=() i
+      for ((i = 1; i < ${#lora[@]}; i += 2)); do want+=("${lora[i]%@*}"); done
+      if [[ "$(served_adapters "$port" 2>/dev/null)" != "$(printf '%s\n' "${want[@]}")" ]]; then
+        die "the ladder server on 127.0.0.1:$port serves other adapters than $LADDER_MANIFEST lists; run '$0 down ladder' first"
+      fi
+    fi
     log "$name already healthy on 127.0.0.1:$port"
     return 0
   fi
@@ -230,7 +302,10 @@ wait_healthy() {
 
 cmd_up() {
   local all=1 name model
-  for name in "${NAMES[@]}"; do is_healthy "$(port_of "$name")" || all=0; done
+  # (the ladder is always checked against its manifest, so never taken as up on health alone)
+  for name in "${NAMES[@]}"; do
+    is_healthy "$(port_of "$name")" && [[ "$name" != ladder ]] || all=0
+  done
   if ((all)); then
     log "already up: ${NAMES[*]}"
     return 0
@@ -240,7 +315,7 @@ cmd_up() {
   ensure_venv
   for name in "${NAMES[@]}"; do
     case "$name" in
-      gemma*) model="$(gemma_model_path)" || die "could not assemble the gemma GGUF" ;;
+      gemma* | ladder) model="$(gemma_model_path)" || die "could not assemble the gemma GGUF" ;;
       smollm2) model="$(smollm_model_path)" || die "could not locate the SmolLM2 GGUF" ;;
     esac
     log "$name model: $model"
@@ -302,7 +377,7 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: $0 {up|down|status|env}" >&2
+    echo "usage: $0 {up|down|status|env} [SERVER...]" >&2
     exit 2
     ;;
 esac

@@ -21,6 +21,9 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=1, help="server slots (n_parallel)")
     ap.add_argument("--chat-template", default=None,
                     help="built-in llama.cpp chat template name (e.g. gemma) for GGUFs without one")
+    ap.add_argument("--lora", action="append", default=[], metavar="PATH[@SCALE]",
+                    help="load a LoRA adapter (GGUF) at start, at SCALE (default 0: off unless a "
+                         "request's `lora` list names it); repeatable, ids follow the order given")
     ap.add_argument("--pidfile", help="write this process's pid here (removed on exit)")
     args = ap.parse_args()
 
@@ -55,11 +58,21 @@ def main() -> int:
     params.hostnames = [args.host]
     params.port = args.port
     params.n_parallel = args.parallel
+    adapters = []
+    for spec in args.lora:
+        path, _, scale = spec.partition("@")
+        if not os.path.isfile(path):
+            print(f"local_server: adapter file not found: {path}", file=sys.stderr)
+            return 2
+        adapters.append(xllamacpp.CommonAdapterLoraInfo(path, float(scale or 0.0)))
+    if adapters:
+        params.lora_adapters = adapters
 
     print(
         f"local_server: xllamacpp {getattr(xllamacpp, '__version__', '?')} "
         f"model={args.model} host={args.host} port={args.port} ctx={args.ctx} "
-        f"threads={args.threads} parallel={args.parallel} chat_template={args.chat_template or '(from GGUF)'}",
+        f"threads={args.threads} parallel={args.parallel} chat_template={args.chat_template or '(from GGUF)'} "
+        f"lora={args.lora or '(none)'}",
         file=sys.stderr,
         flush=True,
     )
