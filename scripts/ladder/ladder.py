@@ -59,8 +59,8 @@ MINIBATCHES = 3  # each step uses 4 of the 12 training prompts, in a fixed rotat
 RUNGS = {
     "sft": dict(kind="sft", samples_from="base", n=4, groups=64, steps=45, lr=1e-3, seed=11),
     "rlhf": dict(kind="rl", beta=1.0, alpha=0.0, steps=30, lr=1e-3, seed=12),
-    "entreg": dict(kind="rl", beta=1.0, alpha=0.5, steps=30, lr=1e-3, seed=13),
-    "overopt": dict(kind="rl", beta=0.02, alpha=0.0, steps=60, lr=2e-3, seed=14,
+    "entreg": dict(kind="rl", beta=1.0, alpha=0.5, steps=20, lr=1e-3, seed=13),
+    "overopt": dict(kind="rl", beta=0.02, alpha=0.0, steps=45, lr=2e-3, seed=14,
                     checkpoints_kl=[1.0, 2.0, 3.0, 4.0]),
     "sft_on_rlhf": dict(kind="sft", samples_from="rlhf", n=4, groups=64, steps=30, lr=1e-3, seed=15),
 }
