@@ -24,7 +24,10 @@
 #   MODECOLLAPSE_SERVERS      which servers up/down/status act on (default "gemma smollm2";
 #                             also gemma-two-slot, see scripts/two-slot-gemma.sh, and ladder)
 #   MODECOLLAPSE_LADDER_MANIFEST  the ladder's manifest (default adapters/ladder/manifest.json)
-#   MODECOLLAPSE_THREADS      threads per server (default: number of cores)
+#   MODECOLLAPSE_THREADS      threads per server (default: number of cores; the ladder: 1)
+#   MODECOLLAPSE_LADDER_THREADS  threads of the ladder server (default 1: beside other busy
+#                             servers and training on 2 cores, one thread took 0.6 s a request
+#                             where two took 6.4 s, the threads waiting on each other)
 #   MODECOLLAPSE_PARALLEL     server slots per server (default 1)
 #   MODECOLLAPSE_CTX          context size per server (default 2048)
 #   MODECOLLAPSE_UP_TIMEOUT   seconds to wait for /health (default 120)
@@ -74,6 +77,10 @@ port_of() {
     ladder) echo "$LADDER_PORT" ;;
     *) die "unknown server $1 (known: gemma, smollm2, gemma-two-slot, ladder)" ;;
   esac
+}
+
+threads_of() {
+  if [[ "$1" == ladder ]]; then echo "${MODECOLLAPSE_LADDER_THREADS:-1}"; else echo "$THREADS"; fi
 }
 
 # Server slots: two for gemma-two-slot (llama.cpp takes `"n": k` only with k slots).
@@ -233,7 +240,7 @@ PY
 }
 
 start_server() {
-  local name="$1" model="$2" port parallel pidfile logfile pid extra=() lora=() line
+  local name="$1" model="$2" port parallel threads pidfile logfile pid extra=() lora=() line
   # The gemma GGUF (base google/gemma-3-270m) has no chat template; llama.cpp would fall
   # back to ChatML for /v1/chat/completions, so give it gemma's turn format.
   [[ "$name" == gemma* || "$name" == ladder ]] && extra=(--chat-template gemma)
@@ -244,6 +251,7 @@ start_server() {
   fi
   port="$(port_of "$name")"
   parallel="$(parallel_of "$name")"
+  threads="$(threads_of "$name")"
   pidfile="$RUN/$name.pid"
   logfile="$RUN/$name.log"
   if is_healthy "$port"; then
@@ -265,9 +273,9 @@ start_server() {
     return 0
   fi
   rm -f "$pidfile"
-  log "starting $name on 127.0.0.1:$port (threads=$THREADS parallel=$parallel ctx=$CTX), log $logfile"
+  log "starting $name on 127.0.0.1:$port (threads=$threads parallel=$parallel ctx=$CTX), log $logfile"
   nohup "$VENV/bin/python" -u "$SCRIPT_DIR/local_server.py" \
-    --model "$model" --port "$port" --ctx "$CTX" --threads "$THREADS" --parallel "$parallel" \
+    --model "$model" --port "$port" --ctx "$CTX" --threads "$threads" --parallel "$parallel" \
     "${extra[@]}" --pidfile "$pidfile" \
     </dev/null >"$logfile" 2>&1 &
   echo "$!" >"$pidfile"
