@@ -8,6 +8,7 @@ mod faults;
 mod fuzz;
 mod hostile;
 mod interruptions;
+mod ladder;
 mod live;
 mod measure;
 mod report;

@@ -1,0 +1,64 @@
+//! The ladder set (models/ladder.yaml) against what the server loads
+//! (adapters/ladder/manifest.json, in order: adapter i is the manifest's i-th rung), and its
+//! base against the plain gemma of `local`.
+
+use modecollapse::spec::parse_model_set;
+use sha2::{Digest, Sha256};
+
+/// The manifest's rungs in their order, each with its file and sha256.
+fn manifest_rungs() -> Vec<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(crate::root().join("adapters/ladder/manifest.json")).unwrap();
+    // serde_json keeps the file's order (`preserve_order`): the order is the adapter ids.
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["rungs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, r)| {
+            let file = r["file"].as_str().unwrap().to_string();
+            let sha = r["sha256"].as_str().unwrap().to_string();
+            (n.clone(), file, sha)
+        })
+        .collect()
+}
+
+#[test]
+fn each_ladder_model_applies_its_own_committed_adapter_by_its_manifest_place() {
+    let path = crate::root().join("models/ladder.yaml");
+    let set = parse_model_set(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rungs = manifest_rungs();
+    assert!(!rungs.is_empty());
+    let mut bases = 0;
+    for m in &set.models {
+        assert!(!m.lora.is_empty(), "{}: no `lora:`", m.name);
+        assert!(
+            m.lora.iter().all(|l| (l.id as usize) < rungs.len()),
+            "{}: an adapter id beyond the manifest's {} rungs",
+            m.name,
+            rungs.len()
+        );
+        let on: Vec<_> = m.lora.iter().filter(|l| l.scale != 0.0).collect();
+        if m.role == modecollapse::spec::Role::Base {
+            assert!(on.is_empty(), "the base applies no adapter");
+            bases += 1;
+            continue;
+        }
+        assert_eq!(on.len(), 1, "{}: one adapter", m.name);
+        assert_eq!(on[0].scale, 1.0, "{}: applied as trained", m.name);
+        let (rung, file, sha) = &rungs[on[0].id as usize];
+        assert_eq!(&m.name, rung, "adapter {} is the manifest's {rung}", on[0].id);
+        // The rung's role is the name's stem (overopt-kl1 → overopt).
+        assert_eq!(
+            m.role.as_str(),
+            rung.split('-').next().unwrap(),
+            "{}",
+            m.name
+        );
+        // Only committed adapters: the file is there and is what the manifest says.
+        let bytes = std::fs::read(crate::root().join("adapters/ladder").join(file))
+            .unwrap_or_else(|e| panic!("{}: adapter {file}: {e}", m.name));
+        assert_eq!(&hex::encode(Sha256::digest(&bytes)), sha, "{file}");
+    }
+    assert_eq!(bases, 1);
+}
