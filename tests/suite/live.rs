@@ -372,3 +372,53 @@ fn batched_samples_take_half_the_requests_and_replay_to_the_same_verdicts() {
          (differing seeds: {differing:?})"
     );
 }
+
+#[test]
+#[ignore = "needs the ladder server (scripts/local-models.sh up ladder); run by .ci/run"]
+fn live_ladder_figures_agree_with_the_recordings() {
+    // The ladder's server (MODECOLLAPSE_LADDER_URL, `base_url_env` of models/ladder.yaml) serves
+    // every rung by the adapters each request names; live, each rung must give its recorded
+    // figures within 0.01 nats, and the rungs must differ (the adapters are applied).
+    let project = Project::new(crate::root());
+    let catalog = project
+        .load(
+            &["specs/footnote1-qa-random-integer.yaml".into()],
+            &["ladder".into()],
+        )
+        .unwrap();
+    let replay = project
+        .run(&catalog, RunOptions::new(Mode::Replay))
+        .unwrap();
+    let live = project.run(&catalog, RunOptions::new(Mode::Live)).unwrap();
+    let (a, b) = (
+        &replay.claims[0].model_sets[0],
+        &live.claims[0].model_sets[0],
+    );
+    assert!(a.measurements.len() >= 2, "base and at least one rung");
+    assert_eq!(a.measurements.len(), b.measurements.len());
+    let mut entropies = Vec::new();
+    for (r, l) in a.measurements.iter().zip(&b.measurements) {
+        assert_eq!(r.model, l.model);
+        let (r, l) = (
+            r.measurement.as_ref().unwrap(),
+            l.measurement.as_ref().unwrap(),
+        );
+        assert!(l.live_requests > 0 && r.live_requests == 0);
+        for (x, y, what) in [
+            (r.entropy.point, l.entropy.point, "entropy"),
+            (r.entropy.low, l.entropy.low, "entropy_low"),
+            (r.entropy.high, l.entropy.high, "entropy_high"),
+            (r.coverage.point, l.coverage.point, "coverage"),
+            (r.mode_prob.point, l.mode_prob.point, "mode_prob"),
+        ] {
+            assert!((x - y).abs() <= 0.01, "{what}: recorded {x} vs live {y}");
+        }
+        assert_eq!(r.mode, l.mode);
+        assert_eq!(r.requests, l.requests);
+        entropies.push(l.entropy.point);
+    }
+    assert!(
+        entropies.windows(2).any(|w| (w[0] - w[1]).abs() > 0.01),
+        "every rung gave the same entropy: are the adapters applied? {entropies:?}"
+    );
+}
