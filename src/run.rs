@@ -136,7 +136,9 @@ async fn run_on_set(
             let unrecorded = model.status == ModelStatus::Live
                 && source.mode() == Mode::Replay
                 && !source.has_recordings(&set.id, &model.name);
-            let (measurement, unavailable) = if unrecorded {
+            let (measurement, unavailable) = if let Some(why) = set.not_recorded(&spec.id) {
+                (None, Some(format!("not recorded on `{}`: {why}", set.id)))
+            } else if unrecorded {
                 (
                     None,
                     Some(format!(

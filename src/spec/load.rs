@@ -628,6 +628,17 @@ pub fn parse_model_set(path: &Path, text: &str) -> Result<ModelSet, Vec<SpecProb
             problems.push(at(&format!("name: {}", m.name), message));
         }
     }
+    for n in &set.not_recorded {
+        if !valid_id(&n.spec) || n.reason.trim().is_empty() {
+            problems.push(at(
+                &format!("spec: {}", n.spec),
+                format!(
+                    "`not_recorded:` entry `{}` needs a spec id and a reason",
+                    n.spec
+                ),
+            ));
+        }
+    }
     // A server with adapters applies its own scales to a request that names none, so every
     // model it serves must say which it applies (the base: one at scale 0).
     for m in set.models.iter().filter(|m| m.lora.is_empty()) {
@@ -922,6 +933,21 @@ mod tests {
         let (m, p) = message(model("s", "llama_cpp", &on(0, "1")) + &model("b", "llama_cpp", ""));
         assert!(m.contains("shares its server with `s`"), "{m}");
         assert_eq!(p, 14, "the second model's `name:` line");
+        // A spec the set does not record needs a reason.
+        let not_recorded = |reason: &str| {
+            model_set_with(&format!(
+                "{}not_recorded:\n  - spec: greentext-leaves\n    reason: \"{reason}\"\n",
+                model("s", "llama_cpp", "")
+            ))
+        };
+        assert_eq!(
+            not_recorded("hours of samples")
+                .unwrap()
+                .not_recorded("greentext-leaves"),
+            Some("hours of samples")
+        );
+        let problems = not_recorded(" ").unwrap_err();
+        assert!(problems[0].message.contains("a reason"), "{problems:?}");
         // Unknown fields of an entry are refused.
         assert!(
             model_set_with(&model(

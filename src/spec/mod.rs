@@ -23,7 +23,7 @@ pub use load::{
     parse_any_spec, parse_model_set, parse_spec, recorded_versions, valid_version,
 };
 pub use model_set::{
-    Api, ModelEntry, ModelSet, ModelStatus, Provider, TokenizerKind, TokenizerSpec,
+    Api, ModelEntry, ModelSet, ModelStatus, NotRecorded, Provider, TokenizerKind, TokenizerSpec,
 };
 pub use outcome::{
     Category, CategoryList, ChoiceList, IntegerRange, MAX_OUTCOMES, OutcomeRef, OutcomeSet,

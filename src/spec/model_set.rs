@@ -18,6 +18,22 @@ pub struct ModelSet {
     /// The models, each bound to a role. A role may be bound to several models (the post's
     /// davinci and code-davinci-002 are both `base`); expectations then hold for each.
     pub models: Vec<ModelEntry>,
+    /// Specs this set does not measure, each with the reason (e.g. the hours its samples
+    /// would take on this machine). In every mode they are reported on the set as not recorded,
+    /// with the reason, instead of measured (a missing recording would be an error); remove an
+    /// entry to record the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_recorded: Vec<NotRecorded>,
+}
+
+/// A spec a model set does not measure (`not_recorded:`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotRecorded {
+    /// The spec's id.
+    pub spec: String,
+    /// Why it is not recorded on this set.
+    pub reason: String,
 }
 
 /// One model of a set.
@@ -204,6 +220,14 @@ impl ModelSet {
     /// Models bound to a role.
     pub fn models_for(&self, role: Role) -> impl Iterator<Item = &ModelEntry> {
         self.models.iter().filter(move |m| m.role == role)
+    }
+
+    /// Why the set does not measure a spec, if it says so (`not_recorded:`).
+    pub fn not_recorded(&self, spec_id: &str) -> Option<&str> {
+        self.not_recorded
+            .iter()
+            .find(|n| n.spec == spec_id)
+            .map(|n| n.reason.as_str())
     }
 
     /// Whether any model is bound to the role.

@@ -1,6 +1,6 @@
 //! The ladder set (models/ladder.yaml) against what the server loads
 //! (adapters/ladder/manifest.json, in order: adapter i is the manifest's i-th rung), and its
-//! base against the plain gemma of `local`.
+//! base against the plain gemma of `local` (the same requests, identical logprobs).
 
 use modecollapse::spec::parse_model_set;
 use sha2::{Digest, Sha256};
@@ -47,7 +47,11 @@ fn each_ladder_model_applies_its_own_committed_adapter_by_its_manifest_place() {
         assert_eq!(on.len(), 1, "{}: one adapter", m.name);
         assert_eq!(on[0].scale, 1.0, "{}: applied as trained", m.name);
         let (rung, file, sha) = &rungs[on[0].id as usize];
-        assert_eq!(&m.name, rung, "adapter {} is the manifest's {rung}", on[0].id);
+        assert_eq!(
+            &m.name, rung,
+            "adapter {} is the manifest's {rung}",
+            on[0].id
+        );
         // The rung's role is the name's stem (overopt-kl1 → overopt).
         assert_eq!(
             m.role.as_str(),
@@ -61,4 +65,57 @@ fn each_ladder_model_applies_its_own_committed_adapter_by_its_manifest_place() {
         assert_eq!(&hex::encode(Sha256::digest(&bytes)), sha, "{file}");
     }
     assert_eq!(bases, 1);
+    // What the set says it does not record names real specs.
+    for n in &set.not_recorded {
+        assert!(
+            crate::root()
+                .join(format!("specs/{}.yaml", n.spec))
+                .exists(),
+            "not_recorded: no spec {}",
+            n.spec
+        );
+    }
+}
+
+/// The logprob lines of a recording, by (prompt id, continuation ids, continuation text,
+/// top k): the listed tokens as (id, logprob).
+fn logprob_lines(
+    path: &std::path::Path,
+) -> std::collections::BTreeMap<(String, String, String, u64), Vec<(Option<u64>, f64)>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("key").is_some() && v.get("top").is_some())
+        .map(|v| {
+            let what = (
+                v["prompt"].as_str().unwrap().to_string(),
+                v.get("ids").map_or(String::new(), |i| i.to_string()),
+                v.get("text").map_or(String::new(), |t| t.to_string()),
+                v["top_k"].as_u64().unwrap(),
+            );
+            let top = v["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| (t[0].as_u64(), t[2].as_f64().unwrap()))
+                .collect();
+            (what, top)
+        })
+        .collect()
+}
+
+#[test]
+fn the_ladder_base_with_every_adapter_at_scale_0_gave_exactly_the_plain_gemma_logprobs() {
+    // Recorded from two servers: the ladder's (every adapter loaded, the request naming
+    // adapter 0 at scale 0, one thread) and local's gemma (no adapter, two threads).
+    let ladder = logprob_lines(&crate::root().join("recordings/ladder/gemma-3-270m.jsonl"));
+    let local = logprob_lines(&crate::root().join("recordings/local/gemma-3-270m.jsonl"));
+    let mut common = 0;
+    for (what, top) in &ladder {
+        if let Some(plain) = local.get(what) {
+            assert_eq!(top, plain, "{what:?}");
+            common += 1;
+        }
+    }
+    assert!(common >= 100, "only {common} requests in common");
 }
