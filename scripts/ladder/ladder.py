@@ -486,7 +486,7 @@ def dists(a, base, tok, adapters_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["train", "measure", "dists"])
+    ap.add_argument("cmd", choices=["train", "measure", "dists", "export-ckpt"])
     ap.add_argument("--prompts", default="", help="dists: comma-separated prompt names")
     ap.add_argument("--out", default=os.path.join(CACHE, "dists.json"), help="dists: output file")
     ap.add_argument("--rungs", default=",".join(RUNGS))
@@ -520,6 +520,18 @@ def main():
         f"coverage {man['base']['train_prompts']['mean']['coverage']:.3f}; held-out H "
         f"{man['base']['heldout_prompts']['mean']['entropy_0_100']:.3f}")
     if a.cmd == "measure":
+        return
+    if a.cmd == "export-ckpt":
+        # export a rung's latest resumable checkpoint as `<rung>-step<N>` (for a run that cannot
+        # finish in time; the rung itself stays unfinished and resumes from the same checkpoint)
+        for r in [r for r in a.rungs.split(",") if r]:
+            st = torch.load(os.path.join(CACHE, "ckpt", r, "state.pt"), weights_only=False)
+            assert st["key"] == cfg_key(r, RUNGS[r], a.tiny), "checkpoint from other settings"
+            model = new_adapter(base, RUNGS[r]["seed"])
+            model.load_state_dict(st["lora"], strict=False)
+            finish(f"{r}-step{st['step']}", RUNGS[r], model, trees, heldout, base_lps, man, a.tiny,
+                   adapters_dir, st["key"], st["step"], float("nan"), st.get("history", []), None)
+            base = model.unload()
         return
     rungs = [r for r in a.rungs.split(",") if r]
     todo = []

@@ -34,9 +34,10 @@ def top(port, prompt, lora):
 def served_outcomes(port, text, lora, digits):
     nodes = {}
     def node(suffix):
-        if suffix not in nodes:
-            nodes[suffix] = top(port, [text] + suffix, lora)
-        return nodes[suffix]
+        key = tuple(suffix)
+        if key not in nodes:
+            nodes[key] = top(port, [text] + list(suffix), lora)
+        return nodes[key]
     def lp(d, tok):
         return d.get(tok, -math.inf)
     def log_end(d):
