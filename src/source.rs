@@ -137,7 +137,8 @@ impl Source {
     /// beside its responses (none for recordings made without a tokenizer); otherwise computed
     /// from the model's declared tokenizer, checked against the recorded fingerprint (a
     /// changed vocabulary must be recorded as a new version) and recorded (but in `live`
-    /// mode). A model without a `tokenizer:` uses whatever facts are recorded.
+    /// mode). A model without a `tokenizer:`, or whose tokenizer file is not named in this
+    /// environment, uses whatever facts are recorded.
     // MeasureError is what every measurement returns (its async methods are not linted for
     // size); boxing it here alone would only add a conversion.
     #[allow(clippy::result_large_err)]
@@ -172,7 +173,13 @@ impl Source {
         if let Some(f) = cache.get(&slot).and_then(|f| f.outcome_sets.get(&key)) {
             return Ok(Some(f.clone()));
         }
-        let vocab = Vocabulary::load(spec).map_err(fail)?;
+        let vocab = match Vocabulary::load(spec) {
+            Ok(v) => v,
+            // No file here: the recorded facts still hold (their fingerprint is checked
+            // wherever the file is available); without them the measurement warns.
+            Err(VocabError::PathUnset(_)) => return Ok(from_recording()),
+            Err(e) => return Err(fail(e)),
+        };
         let mut facts = match cache.get(&slot) {
             Some(f) => (**f).clone(),
             None => VocabularyFacts::new(&vocab),

@@ -46,6 +46,7 @@ pub(super) async fn measure(
     }
     let outcomes = &t.spec.outcomes;
     let facts = source.vocabulary_facts(t.model_set, t.model, outcomes)?;
+    let unavailable = unavailable_vocabulary(t, facts.is_some());
     // OpenAI's legacy completions take token-array prompts but name top tokens by text: with
     // the model's tiktoken encoding the prompt is encoded here and each child's id is the
     // viable token of its bytes, so prefixes are extended by ids there too.
@@ -220,7 +221,25 @@ pub(super) async fn measure(
         frontier = next;
     }
     let bounds = MassBounds { lower, chunks };
-    Ok(Measurement::from_bounds("enumerate", &bounds, dead, &log))
+    let mut m = Measurement::from_bounds("enumerate", &bounds, dead, &log);
+    m.warnings.extend(unavailable);
+    Ok(m)
+}
+
+/// The warning for a model that declares a tokenizer whose facts are neither recorded nor
+/// loadable here (its path variable unset): the figures are the bounds without a vocabulary.
+pub(super) fn unavailable_vocabulary(
+    t: &MeasurementTarget<'_>,
+    have_facts: bool,
+) -> Option<String> {
+    let spec = t.model.tokenizer.as_ref().filter(|_| !have_facts)?;
+    Some(match &spec.path_env {
+        Some(var) => format!(
+            "the declared tokenizer is not available (`{var}` is not set) and no facts are \
+             recorded: bounds without the vocabulary, wider than they need be"
+        ),
+        None => "the declared tokenizer is not available: bounds without the vocabulary".into(),
+    })
 }
 
 /// How a node's unseen mass divides once the vocabulary is known.
@@ -329,5 +348,190 @@ fn split_unseen(
         ends: (node_mass_of_unseen - capped).max(0.0),
         capped,
         reach,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::IntegerRange;
+    use crate::stats::{entropy_nats, normalized};
+    use crate::vocab::{TokenBytes, Vocabulary, VocabularySource};
+
+    /// A synthetic full-vocabulary model (unit test data, not a real model): every token has a
+    /// probability at every context, from a seeded hash of the context, skewed so that some
+    /// viable tokens rank low (as gemma's byte-fallback digits do).
+    struct Synthetic {
+        tokens: Vec<&'static str>,
+        seed: u64,
+    }
+
+    impl Synthetic {
+        fn probs(&self, context: &str) -> Vec<f64> {
+            let mut h = self.seed ^ 0x9e37_79b9_7f4a_7c15;
+            for b in context.bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            let w: Vec<f64> = (0..self.tokens.len())
+                .map(|i| {
+                    h = h
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let u = (h >> 11) as f64 / (1u64 << 53) as f64;
+                    // Later tokens (the duplicates) are rarer.
+                    (4.0 * u - 0.4 * i as f64).exp()
+                })
+                .collect();
+            let z: f64 = w.iter().sum();
+            w.into_iter().map(|x| x / z).collect()
+        }
+    }
+
+    /// The exact P(N) by full recursion over every token (the empty token ends generation).
+    fn exact(m: &Synthetic, o: &OutcomeSet, text: &str, mass: f64, p: &mut [f64]) {
+        for (t, q) in m.tokens.iter().zip(m.probs(text)) {
+            let mass = mass * q;
+            if t.is_empty() {
+                if let Some(n) = o.classify_end(text) {
+                    p[n] += mass;
+                }
+                continue;
+            }
+            let child = format!("{text}{t}");
+            match o.classify(&child) {
+                PrefixState::Complete(n) => p[n] += mass,
+                PrefixState::Dead => {}
+                PrefixState::Open => exact(m, o, &child, mass, p),
+            }
+        }
+    }
+
+    /// The enumeration's fold with a top-k responder and the vocabulary's facts.
+    fn enumerate_synthetic(
+        m: &Synthetic,
+        o: &OutcomeSet,
+        facts: &OutcomeFacts,
+        k: usize,
+    ) -> MassBounds {
+        let mut lower = vec![0.0; o.len()];
+        let mut chunks = Vec::new();
+        let mut frontier = vec![(String::new(), 1.0)];
+        while let Some((text, mass)) = frontier.pop() {
+            let mut ranked: Vec<(usize, f64)> = m.probs(&text).into_iter().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            ranked.truncate(k);
+            let listed: Vec<TopToken> = ranked
+                .iter()
+                .map(|&(i, q)| TopToken::new(Some(i as u32), m.tokens[i], q.ln()))
+                .collect();
+            let mut seen = 0.0;
+            for tok in &listed {
+                let q = tok.logprob.exp();
+                seen += q;
+                if tok.ends_generation() {
+                    if let Some(n) = o.classify_end(&text) {
+                        lower[n] += mass * q;
+                    }
+                    continue;
+                }
+                let child = format!("{text}{}", tok.text);
+                match o.classify(&child) {
+                    PrefixState::Complete(n) => lower[n] += mass * q,
+                    PrefixState::Dead => {}
+                    PrefixState::Open => frontier.push((child, mass * q)),
+                }
+            }
+            let unseen = (1.0 - seen).max(0.0) * mass;
+            let split = split_unseen(o, &text, &listed, k, facts, unseen);
+            if let Some(n) = o.classify_end(&text) {
+                lower[n] += split.ends;
+            }
+            if !split.reach.is_empty() && split.capped > 0.0 {
+                chunks.push(Chunk {
+                    mass: split.capped,
+                    reach: split.reach,
+                });
+            }
+        }
+        MassBounds { lower, chunks }
+    }
+
+    #[test]
+    fn vocabulary_bounds_contain_the_truth_of_synthetic_full_vocabulary_models() {
+        let o = OutcomeSet::Integers(IntegerRange {
+            prefix: " ".into(),
+            lo: 0,
+            hi: 20,
+        });
+        // "", " ", digits, words, and rare duplicates of digits (like byte-fallback tokens).
+        let tokens = vec![
+            "", " ", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", ".", " the", "x", " 1",
+            "  ", "2", "7", "1",
+        ];
+        let vocab = Vocabulary::new(
+            VocabularySource::HfJson,
+            tokens
+                .iter()
+                .map(|t| {
+                    if t.is_empty() {
+                        TokenBytes::Special
+                    } else {
+                        TokenBytes::Bytes(t.as_bytes().to_vec())
+                    }
+                })
+                .collect(),
+        );
+        let facts = vocab.viable(&o);
+        let mut widths = Vec::new();
+        for seed in 0..60 {
+            let m = Synthetic {
+                tokens: tokens.clone(),
+                seed,
+            };
+            let mut truth = vec![0.0; o.len()];
+            exact(&m, &o, "", 1.0, &mut truth);
+            let h = entropy_nats(&normalized(&truth));
+            let cov: f64 = truth.iter().sum();
+            for k in [4, 8, 14, 20] {
+                let b = enumerate_synthetic(&m, &o, &facts, k);
+                let (e, c) = (b.entropy(), b.coverage());
+                assert!(
+                    e.low - 1e-9 <= h && h <= e.high + 1e-9,
+                    "seed {seed} k {k}: H {h} not in {e:?}"
+                );
+                assert!(
+                    c.low - 1e-12 <= cov && cov <= c.high + 1e-12,
+                    "seed {seed} k {k}: {cov} {c:?}"
+                );
+                for (n, s) in b.shares().iter().enumerate() {
+                    let q = truth[n] / cov;
+                    assert!(
+                        s.low - 1e-9 <= q && q <= s.high + 1e-9,
+                        "seed {seed} k {k} outcome {n}"
+                    );
+                }
+                if k == tokens.len() {
+                    // Every token listed: the figures are exact.
+                    assert!(e.high - e.low < 1e-8, "seed {seed}: {e:?}");
+                }
+                widths.push((k, e.high - e.low));
+            }
+        }
+        // The bounds tighten as the lists lengthen (on average over the models).
+        let mean = |k| {
+            let w: Vec<f64> = widths
+                .iter()
+                .filter(|(kk, _)| *kk == k)
+                .map(|(_, w)| *w)
+                .collect();
+            w.iter().sum::<f64>() / w.len() as f64
+        };
+        assert!(
+            mean(4) >= mean(14) && mean(14) >= mean(20),
+            "{} {} {}",
+            mean(4),
+            mean(14),
+            mean(20)
+        );
     }
 }

@@ -108,6 +108,8 @@ pub(super) async fn measure(
             ));
         }
     }
+    m.warnings
+        .extend(super::enumerate::unavailable_vocabulary(t, facts.is_some()));
     if facts.is_none() && t.model.tokenizer.is_none() && !unlisted.iter().all(|&c| c == 0) {
         m.warnings.push(
             "no tokenizer declared: the bounds assume each outcome is at most one token; \

@@ -130,7 +130,10 @@ fn render(facts: &VocabularyFacts) -> String {
             let killers = if f.killers.is_empty() {
                 String::new()
             } else {
-                format!(",\n     \"killers\": {}", serde_json::to_string(&f.killers).unwrap())
+                format!(
+                    ",\n     \"killers\": {}",
+                    serde_json::to_string(&f.killers).unwrap()
+                )
             };
             format!(
                 "\n    {}: {{\"viable\": [\n{}\n    ]{killers}}}",

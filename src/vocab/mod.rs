@@ -169,7 +169,9 @@ impl Vocabulary {
         let mut viable = Vec::new();
         let mut kills = vec![0usize; open.len()];
         for (id, t) in self.tokens.iter().enumerate() {
-            let TokenBytes::Bytes(bytes) = t else { continue };
+            let TokenBytes::Bytes(bytes) = t else {
+                continue;
+            };
             if bytes.is_empty() {
                 // No text: continues nothing (and is read as the end of generation).
                 continue;
@@ -184,7 +186,10 @@ impl Vocabulary {
                     continue;
                 }
             };
-            let first = text.chars().next().expect("non-empty text has a first character");
+            let first = text
+                .chars()
+                .next()
+                .expect("non-empty text has a first character");
             let live = *live_first.entry(first).or_insert_with(|| {
                 (0..open.len()).any(|i| effect(i, &first.to_string()).is_some())
             });

@@ -100,7 +100,8 @@ mod tests {
         });
         // cl100k_base holds every 1-3 digit string as a token, with and without a space.
         let viable = cl.viable(&zero_to_100).viable;
-        assert!(viable.len() > 1000, "{}", viable.len());
+        // " " and the number tokens "0".."100" (cl100k_base has every 1-3 digit string).
+        assert!(viable.len() >= 102, "{}", viable.len());
     }
 
     #[test]

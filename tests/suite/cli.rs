@@ -613,9 +613,11 @@ fn diff_between_two_recorded_versions_lists_the_changes() {
             .unwrap()
             .clone()
     };
-    // Two slots and concurrent requests moved gemma's logprobs (recorded, not simulated).
+    // Two slots and concurrent requests moved gemma's logprobs (recorded, not simulated). With
+    // the vocabulary the bounds are under 0.005 nats wide, so the 0.08-nat move is a change
+    // the data prove (before, 0.6-nat-wide bounds could only call it "moved within bounds").
     let gemma = figure("footnote1-bash", "gemma-3-270m");
-    assert_eq!(gemma["drift"], "moved within bounds", "{gemma}");
+    assert_eq!(gemma["drift"], "changed (bounds disjoint)", "{gemma}");
     assert!(gemma["delta"].as_f64().unwrap().abs() > 0.01, "{gemma}");
     let sampled = figure("sampled-random-integer", "gemma-3-270m");
     assert!(

@@ -831,8 +831,8 @@ fn vllm_token_ids_are_asked_for_parsed_and_recorded_as_id_only_tokens() {
 
 #[test]
 fn enumerate_on_vllm_without_prompt_ids_says_what_it_needs() {
-    // The root request is plain text; a child continues it by ids, which vLLM takes only as
-    // a whole token array.
+    // A child continues the prompt by ids, which vLLM takes only as a whole token array; this
+    // build encodes prompts only for tiktoken encodings, so it refuses before any request.
     let server = FaultServer::fixtures();
     let method = "kind: enumerate\ntop_k: 5\nroot_top_k: 20";
     let project = probe_project_on(&server.base_url(), method, "vllm", "completions", "");
@@ -840,7 +840,7 @@ fn enumerate_on_vllm_without_prompt_ids_says_what_it_needs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("failed to build the request for vllm") && stderr.contains("prompt_ids"),
+        stderr.contains("`enumerate` on vLLM needs the prompt as token ids"),
         "{stderr}"
     );
 }
