@@ -77,11 +77,13 @@ fn each_ladder_model_applies_its_own_committed_adapter_by_its_manifest_place() {
     }
 }
 
-/// The logprob lines of a recording, by (prompt id, continuation ids, continuation text,
-/// top k): the listed tokens as (id, logprob).
-fn logprob_lines(
-    path: &std::path::Path,
-) -> std::collections::BTreeMap<(String, String, String, u64), Vec<(Option<u64>, f64)>> {
+/// What a logprob line asks (prompt id, continuation ids, continuation text, top k), and the
+/// tokens it lists as (id, logprob).
+type LogprobLines =
+    std::collections::BTreeMap<(String, String, String, u64), Vec<(Option<u64>, f64)>>;
+
+/// The logprob lines of a recording.
+fn logprob_lines(path: &std::path::Path) -> LogprobLines {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
