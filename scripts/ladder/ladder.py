@@ -492,11 +492,14 @@ def main():
     ap.add_argument("--rungs", default=",".join(RUNGS))
     ap.add_argument("--tiny", action="store_true", help="2 steps per rung, into a scratch folder")
     ap.add_argument("--force", action="store_true", help="retrain rungs that are already in the manifest")
+    ap.add_argument("--manifest", default=None,
+                    help="write to this manifest instead (for two rungs trained at once; merge afterwards "
+                         "with scripts/ladder/merge_manifest.py)")
     a = ap.parse_args()
     adapters_dir = os.path.join(CACHE, "tiny-adapters") if a.tiny else ADAPTERS
     os.makedirs(adapters_dir, exist_ok=True)
     global MANIFEST
-    MANIFEST = os.path.join(adapters_dir, "manifest.json")
+    MANIFEST = a.manifest or os.path.join(adapters_dir, "manifest.json")
     t0 = time.time()
     base, tok = load_base()
     log(f"base loaded in {time.time() - t0:.1f} s")
