@@ -353,7 +353,8 @@ def cfg_key(name, cfg, tiny):
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
 
-def train_rung(name, cfg, base, tok, trees, heldout, base_lps, man, tiny, adapters_dir):
+def train_rung(name, cfg, base, tok, trees, heldout, base_lps, man, tiny, adapters_dir,
+               export_steps=(), stop_after=None):
     from peft import PeftModel
     key = cfg_key(name, cfg, tiny)
     steps = 3 if tiny else cfg["steps"]
@@ -425,6 +426,12 @@ def train_rung(name, cfg, base, tok, trees, heldout, base_lps, man, tiny, adapte
             torch.save({"key": key, "lora": lora, "opt": opt.state_dict(), "step": step + 1,
                         "history": history, "saved": saved_kl}, ck + ".tmp")
             os.replace(ck + ".tmp", ck)
+        if step + 1 in export_steps:
+            finish(f"{name}-step{step + 1}", cfg, model, trees, heldout, base_lps, man, tiny, adapters_dir,
+                   key, step + 1, time.time() - t0, history, samples)
+        if stop_after is not None and step + 1 >= stop_after:
+            log(f"{name}: stopping after step {step + 1} (--stop-after)")
+            return model.unload()
         # checkpoints by KL: the running figure (each prompt's KL at its latest minibatch) triggers
         # an export; the exported adapter's own figures are then measured exactly by finish()
         if ckpts and len(recent_kl) == len(names):
@@ -492,6 +499,8 @@ def main():
     ap.add_argument("--rungs", default=",".join(RUNGS))
     ap.add_argument("--tiny", action="store_true", help="2 steps per rung, into a scratch folder")
     ap.add_argument("--force", action="store_true", help="retrain rungs that are already in the manifest")
+    ap.add_argument("--export-steps", default="", help="also export the adapter after these steps (1,2)")
+    ap.add_argument("--stop-after", type=int, default=None, help="stop a rung after this step, unfinished")
     ap.add_argument("--manifest", default=None,
                     help="write to this manifest instead (for two rungs trained at once; merge afterwards "
                          "with scripts/ladder/merge_manifest.py)")
@@ -552,7 +561,9 @@ def main():
         f"({per_prompt:.2f} s per prompt forward)")
     for r in todo:
         log(f"{r}: training {RUNGS[r]}")
-        base = train_rung(r, RUNGS[r], base, tok, trees, heldout, base_lps, man, a.tiny, adapters_dir)
+        base = train_rung(r, RUNGS[r], base, tok, trees, heldout, base_lps, man, a.tiny, adapters_dir,
+                          export_steps={int(x) for x in a.export_steps.split(",") if x},
+                          stop_after=a.stop_after)
     log(f"done in {(time.time() - t0) / 60:.1f} min")
 
 

@@ -921,3 +921,53 @@ fn token_array_prompts_reach_the_server_as_one_array() {
         serde_json::json!([2, 106, 1645, 236743])
     );
 }
+
+#[test]
+fn enumerate_on_openai_legacy_sends_the_tiktoken_encoding_and_records_its_facts() {
+    // The real map-shape body (five digit tokens by text, no ids) answers every request; the
+    // model declares cl100k_base, so the prompt goes out as that encoding's token array and
+    // the vocabulary's facts (fingerprint, viable tokens) are recorded beside the response.
+    let server = FaultServer::serving("vllm-completions-qwen3-top5.json");
+    let method = "kind: enumerate\ntop_k: 5\nroot_top_k: 5";
+    let extra = "tokenizer:\n  kind: tiktoken\n  encoding: cl100k_base";
+    let project = probe_project_on(&server.base_url(), method, "openai", "completions", extra);
+    let out = cli(project.path(), &RECORD);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let sent = &server.seen()[0].body;
+    let want = modecollapse::vocab::encode_tiktoken("cl100k_base", &prompt_text(1)).unwrap();
+    assert_eq!(sent["prompt"], serde_json::json!(want), "{sent}");
+    let facts = std::fs::read_to_string(
+        project
+            .path()
+            .join(format!("recordings/{SET_ID}/{MODEL}.vocab.json")),
+    )
+    .unwrap();
+    assert!(
+        facts.contains("tiktoken cl100k_base") && facts.contains("\"size\": 100277"),
+        "{facts}"
+    );
+    // Replay needs neither the server nor the encoding's facts recomputed, and agrees.
+    drop(server);
+    let live: Value = serde_json::from_slice(
+        &cli(
+            project.path(),
+            &[
+                "run", "--models", SET_ID, "--mode", "record", "--format", "json",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let replay = cli(
+        project.path(),
+        &["run", "--models", SET_ID, "--format", "json"],
+    );
+    assert_eq!(replay.status.code(), Some(0));
+    let replay: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    let m = &replay["claims"][0]["model_sets"][0]["measurements"][0];
+    assert_eq!(m, &live["claims"][0]["model_sets"][0]["measurements"][0]);
+    // The root lists only digits, which cannot start " N"; the one viable token (" ") is
+    // unlisted and holds at most the fifth probability: the coverage is bounded by it.
+    assert!(m["coverage_high"].as_f64().unwrap() < 1e-5, "{m}");
+}
