@@ -929,7 +929,7 @@ fn enumerate_on_openai_legacy_sends_the_tiktoken_encoding_and_records_its_facts(
     // the vocabulary's facts (fingerprint, viable tokens) are recorded beside the response.
     let server = FaultServer::serving("vllm-completions-qwen3-top5.json");
     let method = "kind: enumerate\ntop_k: 5\nroot_top_k: 5";
-    let extra = "tokenizer:\n  kind: tiktoken\n  encoding: cl100k_base";
+    let extra = "tokenizer: {kind: tiktoken, encoding: cl100k_base}";
     let project = probe_project_on(&server.base_url(), method, "openai", "completions", extra);
     let out = cli(project.path(), &RECORD);
     let stderr = String::from_utf8_lossy(&out.stderr);
