@@ -19,7 +19,7 @@ use crate::request::{LogprobRequest, Request, TopToken};
 use crate::source::Source;
 use crate::spec::{Api, OutcomeSet, PrefixState, Provider, TokenizerKind, TokenizerSpec};
 use crate::stats::{Chunk, MassBounds};
-use crate::vocab::{OutcomeFacts, ViableToken};
+use crate::vocab::OutcomeFacts;
 use futures::StreamExt;
 
 pub(super) struct Params {
@@ -154,11 +154,9 @@ pub(super) async fn measure(
                 let text = match (tok.ends_generation(), tok.is_id_only(), &facts) {
                     (true, _, _) => None,
                     (false, false, _) => Some(tok.text.clone()),
-                    (false, true, Some(f)) => f
-                        .viable
-                        .iter()
-                        .find(|v| Some(v.id) == tok.id)
-                        .map(|v| v.text.clone()),
+                    (false, true, Some(f)) => {
+                        tok.id.and_then(|id| f.by_id(id)).map(|v| v.text.clone())
+                    }
                     (false, true, None) => {
                         return Err(t.unsupported(
                             "the server reports tokens by id only; declare the model's \
@@ -174,11 +172,9 @@ pub(super) async fn measure(
                     continue;
                 };
                 // A child's id: the server's, or that of the viable token of its bytes.
-                let id = tok.id.or_else(|| {
-                    let bytes = tok.exact_bytes()?;
-                    let f = facts.as_ref()?;
-                    f.viable.iter().find(|v| v.has_bytes(bytes)).map(|v| v.id)
-                });
+                let id = tok
+                    .id
+                    .or_else(|| facts.as_ref()?.by_bytes(tok.exact_bytes()?).map(|v| v.id));
                 let child = Node {
                     ids: if by_ids {
                         [node.ids.as_slice(), &[id.unwrap_or_default()]].concat()
@@ -204,7 +200,9 @@ pub(super) async fn measure(
                 Request::Logprobs(r) => r.top_k as usize,
                 Request::Sample(_) => unreachable!("enumerate asks for logprobs"),
             };
-            let split = split_unseen(outcomes, &node.text, listed, asked, facts, unseen);
+            let split = split_unseen(
+                outcomes, &node.text, listed, asked, facts, node.mass, unseen,
+            );
             match outcomes.classify_end(&node.text) {
                 Some(n) => lower[n] += split.ends,
                 None => dead += split.ends,
@@ -275,33 +273,27 @@ fn split_unseen(
     listed: &[TopToken],
     asked: usize,
     facts: &OutcomeFacts,
+    node_mass: f64,
     unseen: f64,
 ) -> UnseenSplit {
     let end = outcomes.classify_end(text);
-    let mut remaining: Vec<&ViableToken> = facts.viable.iter().collect();
+    let (remaining, not_viable) = facts.unlisted(listed);
     // Tokens that kill this prefix (not viable): their number, less those listed here.
-    let mut killers = facts.killers.get(text).copied().unwrap_or(0);
-    for tok in listed {
-        let hit = match tok.id {
-            Some(id) => remaining.iter().position(|v| v.id == id),
-            None => tok
-                .exact_bytes()
-                .and_then(|b| remaining.iter().position(|v| v.has_bytes(b))),
-        };
-        match hit {
-            Some(i) => {
-                remaining.swap_remove(i);
-            }
-            None if end.is_some()
+    let listed_killers = not_viable
+        .iter()
+        .filter(|tok| {
+            end.is_some()
                 && !tok.ends_generation()
                 && !tok.is_id_only()
-                && outcomes.classify(&format!("{text}{}", tok.text)) == PrefixState::Dead =>
-            {
-                killers = killers.saturating_sub(1);
-            }
-            None => {}
-        }
-    }
+                && outcomes.classify(&format!("{text}{}", tok.text)) == PrefixState::Dead
+        })
+        .count();
+    let killers = facts
+        .killers
+        .get(text)
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(listed_killers);
     // Only the unlisted viable tokens that are not inert at this node matter here.
     let mut reach: Vec<usize> = end.into_iter().collect();
     let mut count = 0usize;
@@ -328,24 +320,16 @@ fn split_unseen(
         .iter()
         .map(|t| t.logprob.exp())
         .fold(f64::INFINITY, f64::min);
-    let node_mass_of_unseen = unseen;
     let capped = if count == 0 {
         0.0
     } else if listed.len() < asked || !p_min.is_finite() {
-        node_mass_of_unseen
+        unseen
     } else {
-        // `unseen` is absolute; p_min is relative to the node: the node's mass is
-        // unseen / (1 - seen), so the cap scales with it.
-        let seen: f64 = listed.iter().map(|t| t.logprob.exp()).sum();
-        let tail = (1.0 - seen).max(0.0);
-        if tail <= 0.0 {
-            0.0
-        } else {
-            (count as f64 * p_min / tail).min(1.0) * node_mass_of_unseen
-        }
+        // Each unlisted token holds at most p_min of the node's mass.
+        (count as f64 * p_min * node_mass).min(unseen)
     };
     UnseenSplit {
-        ends: (node_mass_of_unseen - capped).max(0.0),
+        ends: (unseen - capped).max(0.0),
         capped,
         reach,
     }
@@ -442,7 +426,7 @@ mod tests {
                 }
             }
             let unseen = (1.0 - seen).max(0.0) * mass;
-            let split = split_unseen(o, &text, &listed, k, facts, unseen);
+            let split = split_unseen(o, &text, &listed, k, facts, mass, unseen);
             if let Some(n) = o.classify_end(&text) {
                 lower[n] += split.ends;
             }

@@ -17,7 +17,7 @@ use crate::request::{LogprobRequest, Request, TopToken};
 use crate::source::Source;
 use crate::spec::{OutcomeSet, PrefixState};
 use crate::stats::{Chunk, Interval, MassBounds};
-use crate::vocab::ViableToken;
+use crate::vocab::OutcomeFacts;
 use std::collections::BTreeSet;
 
 pub(super) async fn measure(
@@ -54,12 +54,11 @@ pub(super) async fn measure(
             let text = if tok.ends_generation() {
                 None
             } else if tok.is_id_only() {
-                facts.as_ref().and_then(|f| {
-                    f.viable
-                        .iter()
-                        .find(|v| Some(v.id) == tok.id)
-                        .map(|v| v.text.as_str())
-                })
+                facts
+                    .as_ref()
+                    .zip(tok.id)
+                    .and_then(|(f, id)| f.by_id(id))
+                    .map(|v| v.text.as_str())
             } else {
                 Some(tok.text.as_str())
             };
@@ -69,11 +68,7 @@ pub(super) async fn measure(
             )
         })
         .collect();
-    let unlisted = unlisted_per_outcome(
-        outcomes,
-        listed,
-        facts.as_ref().map(|f| f.viable.as_slice()),
-    );
+    let unlisted = unlisted_per_outcome(outcomes, listed, facts.as_ref());
     let full_list = listed.len() >= asked as usize;
     let [per_outcome, pooled] = rank_bounds(outcomes, &probs, &unlisted, full_list);
     let dead = probs
@@ -126,23 +121,12 @@ pub(super) async fn measure(
 fn unlisted_per_outcome(
     outcomes: &OutcomeSet,
     listed: &[TopToken],
-    viable: Option<&[ViableToken]>,
+    facts: Option<&OutcomeFacts>,
 ) -> Vec<usize> {
     let mut count = vec![0usize; outcomes.len()];
-    match viable {
-        Some(viable) => {
-            let mut remaining: Vec<&ViableToken> = viable.iter().collect();
-            for tok in listed {
-                let hit = match tok.id {
-                    Some(id) => remaining.iter().position(|v| v.id == id),
-                    None => tok
-                        .exact_bytes()
-                        .and_then(|b| remaining.iter().position(|v| v.has_bytes(b))),
-                };
-                if let Some(i) = hit {
-                    remaining.swap_remove(i);
-                }
-            }
+    match facts {
+        Some(facts) => {
+            let (remaining, _) = facts.unlisted(listed);
             for v in remaining {
                 if let Some(n) = single_token_outcome(outcomes, &v.text) {
                     count[n] += 1;

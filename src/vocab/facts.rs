@@ -68,6 +68,44 @@ pub struct OutcomeFacts {
     pub killers: BTreeMap<String, usize>,
 }
 
+impl OutcomeFacts {
+    /// The viable token with this id.
+    pub fn by_id(&self, id: u32) -> Option<&ViableToken> {
+        self.viable.iter().find(|v| v.id == id)
+    }
+
+    /// The viable token with these bytes (the first, where two share them).
+    pub fn by_bytes(&self, bytes: &[u8]) -> Option<&ViableToken> {
+        self.viable.iter().find(|v| v.has_bytes(bytes))
+    }
+
+    /// The viable tokens a response did not list, and the listed tokens that are not viable.
+    /// A listed token is matched by id, or without one by its exact bytes, and removes one
+    /// viable token at most, so the unlisted ones are never under-counted.
+    pub fn unlisted<'a, 't>(
+        &'a self,
+        listed: &'t [crate::request::TopToken],
+    ) -> (Vec<&'a ViableToken>, Vec<&'t crate::request::TopToken>) {
+        let mut remaining: Vec<&ViableToken> = self.viable.iter().collect();
+        let mut other = Vec::new();
+        for tok in listed {
+            let hit = match tok.id {
+                Some(id) => remaining.iter().position(|v| v.id == id),
+                None => tok
+                    .exact_bytes()
+                    .and_then(|b| remaining.iter().position(|v| v.has_bytes(b))),
+            };
+            match hit {
+                Some(i) => {
+                    remaining.swap_remove(i);
+                }
+                None => other.push(tok),
+            }
+        }
+        (remaining, other)
+    }
+}
+
 /// One model's vocabulary facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
