@@ -63,6 +63,11 @@ RUNGS = {
     "overopt": dict(kind="rl", beta=0.02, alpha=0.0, steps=45, lr=2e-3, seed=14,
                     checkpoints_kl=[1.0, 2.0, 3.0, 4.0]),
     "sft_on_rlhf": dict(kind="sft", samples_from="rlhf", n=4, groups=64, steps=30, lr=1e-3, seed=15),
+    # Added in session 5, after `overopt` overshot its checkpoints (docs/ladder.md, "Deviations"):
+    # the same objective at a quarter of the learning rate, with checkpoints triggered by the
+    # exact mean training-prompt KL instead of the lagging running figure.
+    "overopt_gradual": dict(kind="rl", beta=0.02, alpha=0.0, steps=30, lr=5e-4, seed=16,
+                            checkpoints_kl=[0.5, 1.0, 2.0, 3.0, 4.0], checkpoint_trigger="exact"),
 }
 
 
@@ -434,6 +439,15 @@ def train_rung(name, cfg, base, tok, trees, heldout, base_lps, man, tiny, adapte
             return model.unload()
         # checkpoints by KL: the running figure (each prompt's KL at its latest minibatch) triggers
         # an export; the exported adapter's own figures are then measured exactly by finish()
+        if ckpts and len(recent_kl) == len(names) and cfg.get("checkpoint_trigger") == "exact" \
+                and kl_now >= 0.5 * ckpts[0] * (0.01 if tiny else 1):
+            # the running figure lags the update by up to MINIBATCHES steps: measure the mean
+            # training-prompt KL of the current adapter exactly before deciding
+            with torch.no_grad():
+                exact = [outcome_logprobs_many(model, [trees[k] for k in g]) for g in groups]
+            kl_now = float(np.mean([(lp.exp() * (lp - base_lps[k])).sum().item()
+                                    for g, lps_g in zip(groups, exact) for k, lp in zip(g, lps_g)]))
+            log(f"{name}: exact mean training-prompt KL {kl_now:.3f}")
         if ckpts and len(recent_kl) == len(names):
             while ckpts and kl_now >= ckpts[0] * (0.01 if tiny else 1):
                 label = f"{name}-kl{ckpts.pop(0):g}"
@@ -504,8 +518,11 @@ def main():
     ap.add_argument("--manifest", default=None,
                     help="write to this manifest instead (for two rungs trained at once; merge afterwards "
                          "with scripts/ladder/merge_manifest.py)")
+    ap.add_argument("--adapters-dir", default=None,
+                    help="write adapters (and the manifest) here instead of adapters/ladder/ (a rebuild to "
+                         "compare with the committed adapters: scripts/ladder/compare_rebuild.py)")
     a = ap.parse_args()
-    adapters_dir = os.path.join(CACHE, "tiny-adapters") if a.tiny else ADAPTERS
+    adapters_dir = a.adapters_dir or (os.path.join(CACHE, "tiny-adapters") if a.tiny else ADAPTERS)
     os.makedirs(adapters_dir, exist_ok=True)
     global MANIFEST
     MANIFEST = a.manifest or os.path.join(adapters_dir, "manifest.json")
