@@ -52,13 +52,7 @@ fn run_in(root: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn json_contract_on_committed_recordings() {
     let out = crate::modecollapse(&["run", "--models", "local", "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["mode"], "replay");
     let claims = json["claims"].as_array().unwrap();
@@ -246,13 +240,7 @@ fn estimate_prints_every_estimator_with_intervals() {
     let out = crate::modecollapse(&[
         "estimate", "--counts", "5,3,2", "--k", "101", "--format", "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     assert_eq!(
         (json["n"].as_u64(), json["k"].as_u64()),
         (Some(10), Some(101))
@@ -338,13 +326,7 @@ fn plan_gives_samples_per_model_from_the_pilot() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = crate::json_ok(&out);
     let row = &rows.as_array().expect("a list of rows")[0];
     assert_eq!(row["that"], "entropy(dpo) > entropy(base)");
     assert_eq!(row["pilot_samples"], 200);
@@ -381,13 +363,7 @@ fn equivalence_within_a_margin_is_tested_two_one_sided() {
             "json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     let expectations = json["claims"][0]["model_sets"][0]["expectations"]
         .as_array()
         .unwrap();
@@ -427,13 +403,7 @@ fn differs_uses_a_permutation_test_for_samples_and_bounds_otherwise() {
             "json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     for claim in json["claims"].as_array().unwrap() {
         let e = &claim["model_sets"][0]["expectations"][0];
         // gemma and SmolLM2 answer very differently on both prompts.
@@ -595,13 +565,7 @@ fn diff_between_two_recorded_versions_lists_the_changes() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let diffs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diffs = crate::json_ok(&out);
     let figure = |claim: &str, model: &str| -> Value {
         let c = diffs
             .as_array()
@@ -661,13 +625,7 @@ fn a_not_testable_spec_is_listed_with_its_reason() {
             "specs/footnote1-bash.yaml",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     let listed = json["not_testable"].as_array().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], "untestable-example");

@@ -52,13 +52,7 @@ fn sampled_figures_are_counts_with_intervals() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = crate::json_ok(&out);
     let measurements = json["claims"][0]["model_sets"][0]["measurements"]
         .as_array()
         .unwrap();
