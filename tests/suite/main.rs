@@ -13,7 +13,6 @@ mod live;
 mod measure;
 mod report;
 mod secrets;
-mod specs;
 
 /// The package root; cargo runs tests from it, but say so explicitly.
 pub fn root() -> std::path::PathBuf {

@@ -1,4 +1,5 @@
-//! One test per spec file: evaluate it on every model set (replaying recordings unless
+//! One test per spec file, found when the tests run (a spec added after the test binary was
+//! built is tested at once): evaluate it on every model set (replaying recordings unless
 //! `MODECOLLAPSE_MODE` says otherwise) and compare each (spec, model set) with its snapshot under
 //! `snapshots/`. Strict claims that do not hold fail here; tracked ones fail only when their
 //! verdicts or figures changed (review with `cargo insta review`).
@@ -6,33 +7,47 @@
 //! With `MODECOLLAPSE_VERSIONS=all` the recorded versions (`recordings/SET@VERSION/`) are checked
 //! too, each against its own snapshot `spec@SET@VERSION`; a spec a version did not record is
 //! reported as not recorded there, not as a failure.
+//!
+//! Its own test binary (`harness = false`, datatest-stable's harness) because libtest knows only
+//! the tests compiled in; every other integration test is in `tests/suite`.
 
 use modecollapse::project::{Project, RunOptions, mode_from_env};
 use modecollapse::report::snapshot_value;
-use rstest::rstest;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-#[rstest]
-fn spec(#[files("specs/*.yaml")] path: PathBuf) {
-    let project = Project::new(crate::root());
-    let relative = path
-        .strip_prefix(crate::root())
-        .unwrap_or(&path)
-        .to_path_buf();
+datatest_stable::harness! {
+    { test = spec, root = "specs", pattern = r"\.yaml$" },
+}
+
+/// The package root; cargo runs tests from it, but say so explicitly.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// insta's settings for a snapshot of this binary: flat files under `snapshots/`, named by the
+/// caller, with `info` saying which spec and set it is.
+fn snapshot_settings(info: &str) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_info(&info);
+    settings
+}
+
+fn spec(path: &Path) -> datatest_stable::Result<()> {
+    let path = root().join(path);
+    let project = Project::new(root());
+    let relative = path.strip_prefix(root()).unwrap_or(&path).to_path_buf();
     let catalog = project
         .load(&[relative], &[])
         .unwrap_or_else(|e| panic!("{e}"));
     if let Some(u) = catalog.untestable.first() {
         // Not-testable claims are listed, never run; their snapshot keeps the reason in review.
-        insta::with_settings!({
-            snapshot_path => crate::root().join("snapshots"),
-            prepend_module_to_snapshot => false,
-            omit_expression => true,
-            info => &relative_display(&path),
-        }, {
+        snapshot_settings(&relative_display(&path)).bind(|| {
             insta::assert_yaml_snapshot!(u.spec.id.clone(), u.spec);
         });
-        return;
+        return Ok(());
     }
     let mode = mode_from_env().unwrap_or_else(|e| panic!("{e}"));
     let result = project
@@ -45,13 +60,12 @@ fn spec(#[files("specs/*.yaml")] path: PathBuf) {
         claim.spec.id
     );
     for set in &claim.model_sets {
-        insta::with_settings!({
-            snapshot_path => crate::root().join("snapshots"),
-            prepend_module_to_snapshot => false,
-            omit_expression => true,
-            info => &format!("{} on model set {}", relative_display(&path), set.model_set),
-        }, {
-            insta::assert_yaml_snapshot!(format!("{}@{}", claim.spec.id, set.model_set), snapshot_value(claim, set));
+        let info = format!("{} on model set {}", relative_display(&path), set.model_set);
+        snapshot_settings(&info).bind(|| {
+            insta::assert_yaml_snapshot!(
+                format!("{}@{}", claim.spec.id, set.model_set),
+                snapshot_value(claim, set)
+            );
         });
     }
     if std::env::var("MODECOLLAPSE_VERSIONS").as_deref() == Ok("all") {
@@ -63,25 +77,23 @@ fn spec(#[files("specs/*.yaml")] path: PathBuf) {
         claim.spec.id,
         modecollapse::report::to_table(&result)
     );
+    Ok(())
 }
 
-fn relative_display(path: &std::path::Path) -> String {
-    path.strip_prefix(crate::root())
+fn relative_display(path: &Path) -> String {
+    path.strip_prefix(root())
         .unwrap_or(path)
         .display()
         .to_string()
 }
 
 /// Every recorded version of every set, against its own snapshots.
-fn check_versions(project: &Project, path: &std::path::Path) {
+fn check_versions(project: &Project, path: &Path) {
     let versions = modecollapse::spec::recorded_versions(&project.recordings_dir());
     if versions.is_empty() {
         return;
     }
-    let relative = path
-        .strip_prefix(crate::root())
-        .unwrap_or(path)
-        .to_path_buf();
+    let relative = path.strip_prefix(root()).unwrap_or(path).to_path_buf();
     let catalog = project
         .load(&[relative], &versions)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -92,13 +104,12 @@ fn check_versions(project: &Project, path: &std::path::Path) {
         .unwrap_or_else(|e| panic!("{e}"));
     let claim = &result.claims[0];
     for set in &claim.model_sets {
-        insta::with_settings!({
-            snapshot_path => crate::root().join("snapshots"),
-            prepend_module_to_snapshot => false,
-            omit_expression => true,
-            info => &format!("{} on model set {}", relative_display(path), set.model_set),
-        }, {
-            insta::assert_yaml_snapshot!(format!("{}@{}", claim.spec.id, set.model_set), snapshot_value(claim, set));
+        let info = format!("{} on model set {}", relative_display(path), set.model_set);
+        snapshot_settings(&info).bind(|| {
+            insta::assert_yaml_snapshot!(
+                format!("{}@{}", claim.spec.id, set.model_set),
+                snapshot_value(claim, set)
+            );
         });
     }
 }
