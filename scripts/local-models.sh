@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Start/stop local llama.cpp servers (gemma-3-270m and SmolLM2-135M, and on request the ladder)
-# for modecollapse.
+# Start/stop local llama.cpp servers for modecollapse: gemma-3-270m and SmolLM2-135M
+# (models/local.yaml) and the ladder (models/ladder.yaml).
 #
-#   scripts/local-models.sh up       # venv + packages + models, start both servers, wait until healthy
-#   scripts/local-models.sh down     # stop both servers
+#   scripts/local-models.sh up       # venv + packages + models, start the three servers, wait until healthy
+#   scripts/local-models.sh down     # stop them
 #   scripts/local-models.sh status   # print each server's health
 #   scripts/local-models.sh env      # print `export` lines for the GGUF files (tokenizers)
 #   scripts/local-models.sh up ladder   # up/down/status act on the servers named after the
@@ -20,9 +20,9 @@
 #   MODECOLLAPSE_SMOLLM_PORT  default 8092
 #   MODECOLLAPSE_TWO_SLOT_PORT  default 8093: gemma with two slots (where llama.cpp takes
 #                             `"n": 2`), started only when MODECOLLAPSE_SERVERS names it
-#   MODECOLLAPSE_LADDER_PORT  default 8094: the ladder (one slot), started only when named
-#   MODECOLLAPSE_SERVERS      which servers up/down/status act on (default "gemma smollm2";
-#                             also gemma-two-slot, see scripts/two-slot-gemma.sh, and ladder)
+#   MODECOLLAPSE_LADDER_PORT  default 8094: the ladder (one slot)
+#   MODECOLLAPSE_SERVERS      which servers up/down/status act on (default "gemma smollm2
+#                             ladder"; also gemma-two-slot, see scripts/two-slot-gemma.sh)
 #   MODECOLLAPSE_LADDER_MANIFEST  the ladder's manifest (default adapters/ladder/manifest.json)
 #   MODECOLLAPSE_THREADS      threads per server (default: number of cores; the ladder: 1)
 #   MODECOLLAPSE_LADDER_THREADS  threads of the ladder server (default 1: beside other busy
@@ -62,7 +62,7 @@ PIP_NODEPS_REQS=(
 VENV_STAMP="$VENV/.modecollapse-ready"
 VENV_STAMP_TEXT="${PIP_REQS[*]} | nodeps: ${PIP_NODEPS_REQS[*]}"
 
-read -r -a NAMES <<<"${MODECOLLAPSE_SERVERS:-gemma smollm2}"
+read -r -a NAMES <<<"${MODECOLLAPSE_SERVERS:-gemma smollm2 ladder}"
 # Servers named after the command (`up ladder`) take the place of MODECOLLAPSE_SERVERS.
 if (($# > 1)); then NAMES=("${@:2}"); fi
 

@@ -16,16 +16,10 @@ pub(super) fn kl_bound(
     use crate::stats::divergence::{
         entropy_gap_bound_from_kl, jensen_shannon, kl, pinsker_tv_bound, total_variation,
     };
-    let dist = |m: &Measurement| -> Vec<f64> {
-        let p: Vec<f64> = m.shares.iter().map(|s| s.point.max(0.0)).collect();
-        let total: f64 = p.iter().sum();
-        if total > 0.0 {
-            p.iter().map(|x| x / total).collect()
-        } else {
-            p
-        }
-    };
-    let (p, q) = (dist(figures[0]), dist(figures[1]));
+    let (p, q) = (
+        figures[0].point_distribution(),
+        figures[1].point_distribution(),
+    );
     let k = spec.outcomes.len();
     let computed = (|| {
         let kl_pq = kl(&p, &q)?;

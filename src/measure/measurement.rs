@@ -100,6 +100,45 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// The point shares, normalised to sum to 1: the distribution footnote 3's divergences are
+    /// taken between (all zeros stay zeros).
+    pub(crate) fn point_distribution(&self) -> Vec<f64> {
+        let p: Vec<f64> = self.shares.iter().map(|s| s.point.max(0.0)).collect();
+        let total: f64 = p.iter().sum();
+        if total > 0.0 {
+            p.iter().map(|x| x / total).collect()
+        } else {
+            p
+        }
+    }
+
+    /// A measurement of an exactly known distribution over the outcomes (coverage 1): for unit
+    /// tests elsewhere in the crate, which need figures and not a fetch.
+    #[cfg(test)]
+    pub(crate) fn of_distribution(p: &[f64]) -> Measurement {
+        let exact = Interval::exact;
+        let mode = (0..p.len()).max_by(|a, b| p[*a].total_cmp(&p[*b]));
+        Measurement {
+            method: "enumerate",
+            entropy: exact(crate::stats::entropy_nats(p)),
+            coverage: exact(1.0),
+            mode,
+            mode_certain: true,
+            mode_prob: exact(mode.map_or(0.0, |i| p[i])),
+            shares: p.iter().map(|x| exact(*x)).collect(),
+            unresolved: 0.0,
+            dead: 0.0,
+            requests: 0,
+            live_requests: 0,
+            model_ids: Default::default(),
+            fingerprints: Default::default(),
+            recorded: Default::default(),
+            sampled: None,
+            warnings: Vec::new(),
+            post_bar: None,
+        }
+    }
+
     pub(crate) fn from_bounds(
         method: &'static str,
         bounds: &MassBounds,

@@ -8,7 +8,9 @@
 //! The page is also well-formed XML (every element closed, only XML's five entities), so tests
 //! can parse it, and it loads nothing: inline CSS, inline SVG, no script.
 
+use super::ladder::{self, Ladder};
 use super::markup::{esc, num, p_value, range, slug};
+use super::scatter::{Band, Scatter, ScatterPoint};
 use super::svg::{self, Distribution, Group, GroupedBars, Reference, StripChart, StripSeries};
 use crate::evaluate::{Evidence, ExpectationResult, Figure, Instance};
 use crate::measure::Measurement;
@@ -510,6 +512,11 @@ fn set_section(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
             compact_figures(page, claim, set);
         } else {
             entropy_figure(page, claim, set);
+            if ladder::wants_ladder(spec)
+                && let Some(l) = ladder::ladder(spec, set)
+            {
+                ladder_figure(page, claim, &set.model_set, &l);
+            }
             distribution_figures(page, claim, set);
         }
         warnings(&mut page.html, set);
@@ -562,6 +569,94 @@ fn entropy_figure(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
              entropy the outcome set allows."
         ),
     );
+}
+
+/// Footnote 3's view of a ladder: each model's mean entropy against its mean KL from the base,
+/// inside the envelope the KL allows, and the same figures as a table.
+fn ladder_figure(page: &mut Page, claim: &ClaimResult, model_set: &str, l: &Ladder) {
+    let spec = &claim.spec;
+    let roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| l.rungs.iter().any(|g| g.role == *r))
+        .collect();
+    let kind = |role: Role| roles.iter().position(|r| *r == role).unwrap_or(0);
+    let points: Vec<ScatterPoint> = l
+        .rungs
+        .iter()
+        .map(|r| ScatterPoint {
+            label: r.model.clone(),
+            x: r.kl,
+            y: r.entropy,
+            kind: kind(r.role),
+        })
+        .collect();
+    let x_end = super::scatter::x_axis_end(&points);
+    let band: Vec<(f64, f64, f64)> = (0..=80)
+        .map(|i| {
+            let x = x_end * i as f64 / 80.0;
+            let (low, high) = l.envelope(x);
+            (x, low, high)
+        })
+        .collect();
+    let prompts = l.rungs.iter().map(|r| r.prompts).max().unwrap_or(0);
+    let chart = Scatter {
+        title: format!(
+            "{} on {model_set}: entropy against KL from the base",
+            spec.id
+        ),
+        subtitle: format!(
+            "means over {prompts} prompts · KL({{model}} ‖ {}) of the point distributions over {}",
+            l.base,
+            outcomes_summary(&spec.outcomes)
+        ),
+        x_label: format!("mean KL from {} (nats)", l.base),
+        y_label: "mean entropy (nats)".into(),
+        points,
+        kinds: roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (svg::Marker::nth(i), svg::color(i), r.to_string()))
+            .collect(),
+        interval_label: "mean of the per-prompt entropy bounds".into(),
+        band: Some(Band {
+            samples: band,
+            label: "entropy footnote 3's bound allows at that KL".into(),
+        }),
+        reference: uniform_reference(&spec.outcomes),
+    };
+    page.figure(
+        &format!("{}--{model_set}--entropy-vs-kl", spec.id),
+        super::scatter::scatter(&chart),
+        &format!(
+            "Each model's entropy against its KL divergence from the base {}, both averaged \
+             over the prompts (KL from the point distributions normalised over the outcome set, \
+             as footnote 3's check takes them). The shaded band is the base's mean entropy plus \
+             or minus footnote 3's bound at that KL (Pinsker, then Fannes–Audenaert), which by \
+             Jensen's inequality also bounds the means; a model outside it would refute the \
+             bound. Models with an infinite KL are listed below and not drawn.",
+            l.base
+        ),
+    );
+    page.html.push_str(
+        "<table class=\"ladder\">\n<tr><th>model</th><th>role</th><th>mean entropy</th>\
+         <th>mean KL from the base</th><th>entropy the bound allows</th><th>prompts</th></tr>\n",
+    );
+    for r in &l.rungs {
+        let (low, high) = l.envelope(r.kl);
+        let _ = writeln!(
+            page.html,
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">[{}, {}]</td><td class=\"num\">{}</td></tr>",
+            esc(&r.model),
+            r.role,
+            range(r.entropy.point, r.entropy.low, r.entropy.high),
+            num(r.kl, 3),
+            num(low, 3),
+            num(high, 3),
+            r.prompts
+        );
+    }
+    page.html.push_str("</table>\n");
 }
 
 /// One chart per (model, prompt): the share of every outcome, the mode marked.

@@ -82,8 +82,10 @@ fn cell(set: &SetResult) -> String {
     )
 }
 
-/// The first instance with figures on both sides, e.g. `entropy(dpo) 3.89 > entropy(base)
-/// 1.24`, or the smallest slack of a KL bound.
+/// The first instance with figures on both sides that has the expectation's own verdict (so a
+/// refuted cell shows a refuting instance), else the first decided one: e.g. `entropy(dpo) 3.89
+/// > entropy(base) 1.24`, or `entropy(overopt) 4.17, not < entropy(rlhf) 3.84`; or the smallest
+/// slack of a KL bound.
 fn key_figure(e: &ExpectationResult) -> Option<String> {
     if e.instances.iter().any(|i| i.evidence.divergence.is_some()) {
         let slack = e
@@ -93,10 +95,16 @@ fn key_figure(e: &ExpectationResult) -> Option<String> {
             .fold(f64::INFINITY, f64::min);
         return Some(format!("min slack {slack:.3} nats"));
     }
-    let i = e.instances.iter().find(|i| {
+    let decided = |i: &&crate::evaluate::Instance| {
         !matches!(i.verdict, Verdict::Unavailable | Verdict::NotApplicable)
             && i.evidence.lhs.is_some()
-    })?;
+    };
+    let i = e
+        .instances
+        .iter()
+        .filter(decided)
+        .find(|i| i.verdict == e.verdict)
+        .or_else(|| e.instances.iter().find(decided))?;
     let side = |f: &crate::evaluate::Figure| {
         if f.model.is_some() {
             format!("{} {:.2}", f.label, f.point)
@@ -110,8 +118,13 @@ fn key_figure(e: &ExpectationResult) -> Option<String> {
         .split_whitespace()
         .find(|t| ["<", "<=", ">", ">=", "==", "!="].contains(t))
         .unwrap_or("vs");
+    let op = if i.verdict == Verdict::Refuted {
+        format!(", not {op} ")
+    } else {
+        format!(" {op} ")
+    };
     Some(match &i.evidence.rhs {
-        Some(r) => format!("{lhs} {op} {}", side(r)),
+        Some(r) => format!("{lhs}{op}{}", side(r)),
         None => lhs,
     })
 }

@@ -26,7 +26,7 @@ pub(crate) fn color(index: usize) -> &'static str {
 
 /// Approximate width of text in pixels at a font size; SVG has no text measurement without a
 /// renderer, and an over-estimate only costs white space.
-fn text_width(text: &str, font_size: f64) -> f64 {
+pub(super) fn text_width(text: &str, font_size: f64) -> f64 {
     text.chars().count() as f64 * font_size * 0.62
 }
 
@@ -126,17 +126,17 @@ pub(crate) struct Distribution {
 }
 
 /// A linear y axis from `base` (0 for bars) to `top` with gridlines every `step`.
-struct YScale {
+pub(super) struct YScale {
     base: f64,
-    top: f64,
+    pub(super) top: f64,
     step: f64,
-    plot_top: f64,
+    pub(super) plot_top: f64,
     plot_height: f64,
 }
 
 impl YScale {
     /// A scale that shows `max`, with about five round ticks.
-    fn new(max: f64, plot_top: f64, plot_height: f64) -> YScale {
+    pub(super) fn new(max: f64, plot_top: f64, plot_height: f64) -> YScale {
         let max = if max.is_finite() && max > 0.0 {
             max
         } else {
@@ -189,21 +189,33 @@ impl YScale {
     }
 
     /// The y coordinate of a value, clamped to the plot.
-    fn y(&self, v: f64) -> f64 {
+    pub(super) fn y(&self, v: f64) -> f64 {
+        self.plot_top + self.plot_height * (1.0 - self.fraction(v))
+    }
+
+    /// How far along the axis a value is, from 0 at `base` to 1 at `top`, clamped; a
+    /// horizontal axis uses this scale too.
+    pub(super) fn fraction(&self, v: f64) -> f64 {
         let v = if v.is_finite() {
             v.clamp(self.base, self.top)
         } else {
             self.base
         };
-        self.plot_top + self.plot_height * (1.0 - (v - self.base) / (self.top - self.base))
+        (v - self.base) / (self.top - self.base)
     }
 
-    fn bottom(&self) -> f64 {
+    /// The tick values, `base` to `top`.
+    pub(super) fn ticks(&self) -> Vec<f64> {
+        let n = ((self.top - self.base) / self.step).round() as usize;
+        (0..=n).map(|i| self.base + self.step * i as f64).collect()
+    }
+
+    pub(super) fn bottom(&self) -> f64 {
         self.plot_top + self.plot_height
     }
 
     /// Decimals that print every tick exactly (0.25 needs two).
-    fn decimals(&self) -> usize {
+    pub(super) fn decimals(&self) -> usize {
         (0..=4)
             .find(|d| {
                 let scaled = self.step * 10f64.powi(*d as i32);
@@ -213,12 +225,10 @@ impl YScale {
     }
 
     /// Gridlines, tick labels and the rotated axis label.
-    fn draw(&self, out: &mut String, left: f64, right: f64, label: &str) {
+    pub(super) fn draw(&self, out: &mut String, left: f64, right: f64, label: &str) {
         let decimals = self.decimals();
-        let ticks = ((self.top - self.base) / self.step).round() as usize;
         out.push_str("<g class=\"y-axis\" font-size=\"11\" fill=\"#333\">");
-        for i in 0..=ticks {
-            let v = self.base + self.step * i as f64;
+        for v in self.ticks() {
             let y = self.y(v);
             let _ = write!(
                 out,
@@ -249,12 +259,12 @@ impl YScale {
 
 /// The height the title and the subtitle's lines take (a subtitle may hold several lines,
 /// separated by `\n`).
-fn header_height(subtitle: &str) -> f64 {
+pub(super) fn header_height(subtitle: &str) -> f64 {
     30.0 + 18.0 * subtitle.lines().count() as f64
 }
 
 /// The width the title and the subtitle's lines need.
-fn header_width(title: &str, subtitle: &str) -> f64 {
+pub(super) fn header_width(title: &str, subtitle: &str) -> f64 {
     subtitle
         .lines()
         .map(|l| text_width(l, 12.0))
@@ -263,7 +273,7 @@ fn header_width(title: &str, subtitle: &str) -> f64 {
 }
 
 /// The document's opening: size, `<title>`, white background, title and subtitle lines.
-fn open(out: &mut String, width: f64, height: f64, title: &str, subtitle: &str) {
+pub(super) fn open(out: &mut String, width: f64, height: f64, title: &str, subtitle: &str) {
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
@@ -287,7 +297,7 @@ fn open(out: &mut String, width: f64, height: f64, title: &str, subtitle: &str) 
 }
 
 /// A vertical uncertainty bar with caps.
-fn whisker(out: &mut String, x: f64, y_low: f64, y_high: f64, cap: f64) {
+pub(super) fn whisker(out: &mut String, x: f64, y_low: f64, y_high: f64, cap: f64) {
     whisker_styled(out, x, y_low, y_high, cap, "#1a1a1a", 1.5);
 }
 
@@ -315,18 +325,20 @@ fn whisker_styled(
 }
 
 /// A legend entry's symbol.
-enum Key {
+pub(super) enum Key {
     Swatch(&'static str),
     Whisker,
     Dashed,
     Dot(&'static str),
     Hollow(&'static str),
+    /// A point's marker alone (colour, shape).
+    Marker(&'static str, Marker),
     /// A series line (colour, optional dash pattern) with its point's marker.
     Line(&'static str, Option<&'static str>, Marker),
 }
 
 /// The legend, one entry per line, starting at (x, y).
-fn legend(out: &mut String, x: f64, y: f64, entries: &[(Key, String)]) {
+pub(super) fn legend(out: &mut String, x: f64, y: f64, entries: &[(Key, String)]) {
     out.push_str("<g class=\"legend\" font-size=\"12\">");
     for (i, (key, label)) in entries.iter().enumerate() {
         let cy = y + 20.0 * i as f64;
@@ -379,6 +391,7 @@ fn legend(out: &mut String, x: f64, y: f64, entries: &[(Key, String)]) {
                 );
                 marker.draw(out, x + 7.0, cy, c, "");
             }
+            Key::Marker(c, marker) => marker.draw(out, x + 7.0, cy, c, ""),
         }
         let _ = write!(
             out,
@@ -407,7 +420,7 @@ fn legend_row_width(entries: &[(Key, String)]) -> f64 {
         .sum()
 }
 
-fn legend_width(entries: &[(Key, String)]) -> f64 {
+pub(super) fn legend_width(entries: &[(Key, String)]) -> f64 {
     entries
         .iter()
         .map(|(_, l)| 30.0 + text_width(l, 12.0))
@@ -415,7 +428,13 @@ fn legend_width(entries: &[(Key, String)]) -> f64 {
 }
 
 /// The dashed reference line across the plot.
-fn reference_line(out: &mut String, scale: &YScale, left: f64, right: f64, r: &Reference) {
+pub(super) fn reference_line(
+    out: &mut String,
+    scale: &YScale,
+    left: f64,
+    right: f64,
+    r: &Reference,
+) {
     if !r.value.is_finite() || r.value > scale.top || r.value < scale.base {
         return;
     }
@@ -444,8 +463,8 @@ fn x_axis(out: &mut String, scale: &YScale, left: f64, right: f64, label: &str, 
     );
 }
 
-const LEFT: f64 = 72.0;
-const PLOT_HEIGHT: f64 = 260.0;
+pub(super) const LEFT: f64 = 72.0;
+pub(super) const PLOT_HEIGHT: f64 = 260.0;
 
 /// Renders grouped bars with uncertainty bars.
 pub(crate) fn grouped_bars(chart: &GroupedBars) -> String {
@@ -866,7 +885,7 @@ impl Marker {
 
     /// The shape centred on (x, y), filled with `fill`, with `inner` (e.g. a `<title>`) inside;
     /// a data point (not a legend's symbol) is of class `point`, so that tests can count them.
-    fn draw(self, out: &mut String, x: f64, y: f64, fill: &str, inner: &str) {
+    pub(super) fn draw(self, out: &mut String, x: f64, y: f64, fill: &str, inner: &str) {
         let class = if inner.is_empty() { "key" } else { "point" };
         let shape = match self {
             Marker::Circle => format!(

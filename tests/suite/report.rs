@@ -196,3 +196,60 @@ fn report_needs_an_output_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
 }
+
+#[test]
+fn report_draws_the_ladder_entropy_against_kl_from_the_base() {
+    // Footnote 3's claim on the ladder: one point per rung, inside the band the bound allows,
+    // and the table beside it with every rung of models/ladder.yaml.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let run = crate::modecollapse(&[
+        "report",
+        "--models",
+        "ladder",
+        "--out",
+        out.to_str().expect("a UTF-8 temporary path"),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let svg = std::fs::read_to_string(
+        out.join("figures/footnote3-kl-bounds-entropy--ladder--entropy-vs-kl.svg"),
+    )
+    .expect("the ladder figure is written");
+    let ladder = std::fs::read_to_string(crate::root().join("models/ladder.yaml")).unwrap();
+    let rungs = ladder.matches("\n  - name: ").count();
+    assert_eq!(
+        svg.matches("class=\"point\"").count(),
+        rungs,
+        "one point per rung"
+    );
+    assert_eq!(svg.matches("class=\"band\"").count(), 1);
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let table = &page[page
+        .find("<table class=\"ladder\">")
+        .expect("the ladder table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    // Every row: mean entropy (with or without its bounds), mean KL, [low, high] allowed.
+    let mut rows = 0;
+    for row in table.split("<tr><td>").skip(1) {
+        let cells: Vec<&str> = row
+            .split("<td class=\"num\">")
+            .skip(1)
+            .map(|c| c.split('<').next().unwrap())
+            .collect();
+        let entropy: f64 = cells[0].split(' ').next().unwrap().parse().unwrap();
+        let kl: f64 = cells[1].parse().unwrap();
+        let (low, high) = cells[2]
+            .trim_matches(|c| c == '[' || c == ']')
+            .split_once(", ")
+            .unwrap();
+        let (low, high): (f64, f64) = (low.parse().unwrap(), high.parse().unwrap());
+        assert!(kl >= 0.0 && low <= entropy && entropy <= high, "{row}");
+        rows += 1;
+    }
+    assert_eq!(rows, rungs);
+}
