@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use modecollapse::ExitCode;
-use modecollapse::project::{Project, RunOptions, mode_from_env};
+use modecollapse::project::{Project, RunOptions, mode_from_env, models_from_env};
 use modecollapse::report::{to_json, to_table};
 use modecollapse::source::Mode;
 use std::fmt::Write as _;
@@ -30,7 +30,8 @@ enum Command {
     Run {
         /// Spec files; every file of specs/ when none is given.
         specs: Vec<PathBuf>,
-        /// Model sets to evaluate on (repeatable); every set when none is given.
+        /// Model sets to evaluate on (repeatable); when none is given, those MODECOLLAPSE_MODELS
+        /// names (comma-separated), else every set.
         #[arg(long = "models")]
         models: Vec<String>,
         /// replay (default; or MODECOLLAPSE_MODE), record, refresh or live.
@@ -50,7 +51,8 @@ enum Command {
     Report {
         /// Spec files; every file of specs/ when none is given.
         specs: Vec<PathBuf>,
-        /// Model sets to report on (repeatable); every set when none is given.
+        /// Model sets to report on (repeatable); when none is given, those MODECOLLAPSE_MODELS
+        /// names (comma-separated), else every set.
         #[arg(long = "models", value_name = "SET")]
         models: Vec<String>,
         /// Directory to write index.html and figures/ into (created when missing).
@@ -329,7 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Command::Report { specs, models, out } => {
-            let catalog = project.load(&specs, &models)?;
+            let catalog = project.load(&specs, &or_from_env(models))?;
             let mut options = RunOptions::new(Mode::Replay);
             // As for `diff`: a version may hold only some specs, and the page says "not
             // recorded in this version" rather than failing (`run` is the gate on recordings).
@@ -358,7 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(m) => m,
                 None => mode_from_env().map_err(anyhow::Error::msg)?,
             };
-            let catalog = project.load(&specs, &models)?;
+            let catalog = project.load(&specs, &or_from_env(models))?;
             let mut options = RunOptions::new(mode);
             options.max_requests = max_requests;
             options.client.timeout = std::time::Duration::from_secs_f64(timeout.max(0.001));
@@ -458,4 +460,14 @@ fn progress_bar() -> indicatif::ProgressBar {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+/// `--models` as given, or, when it is not, the sets `MODECOLLAPSE_MODELS` names (which
+/// `cargo test` honours too), so that one variable limits both to the sets at hand.
+fn or_from_env(models: Vec<String>) -> Vec<String> {
+    if models.is_empty() {
+        models_from_env()
+    } else {
+        models
+    }
 }

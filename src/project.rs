@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// The environment variable that sets the mode for `cargo test` (and the CLI default).
 pub const MODE_ENV: &str = "MODECOLLAPSE_MODE";
 
+/// The variable `models_from_env` reads: which model sets to evaluate when no `--models` is given.
+pub const MODELS_ENV: &str = "MODECOLLAPSE_MODELS";
+
 /// A project rooted at a directory holding `specs/`, `models/` and `recordings/`.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -117,6 +120,18 @@ impl Project {
         source.flush()?;
         result
     }
+}
+
+/// The model sets `MODECOLLAPSE_MODELS` names (comma- or space-separated, `SET` or
+/// `SET@VERSION`), for `run`, `report` and `cargo test` when no `--models` is given; empty (every
+/// set) when unset. An unknown name is the catalog's error when it is loaded.
+pub fn models_from_env() -> Vec<String> {
+    std::env::var(MODELS_ENV)
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The mode from `MODECOLLAPSE_MODE`, replay when unset; an unknown value is an error message.

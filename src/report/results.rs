@@ -83,9 +83,9 @@ fn cell(set: &SetResult) -> String {
 }
 
 /// The first instance with figures on both sides that has the expectation's own verdict (so a
-/// refuted cell shows a refuting instance), else the first decided one: e.g. `entropy(dpo) 3.89
-/// > entropy(base) 1.24`, or `entropy(overopt) 4.17, not < entropy(rlhf) 3.84`; or the smallest
-/// slack of a KL bound.
+/// refuted cell shows a refuting instance), else the first decided one, e.g.
+/// `entropy(dpo) 3.89 > entropy(base) 1.24` or `entropy(overopt) 4.17, not < entropy(rlhf)
+/// 3.84`; or the smallest slack of a KL bound.
 fn key_figure(e: &ExpectationResult) -> Option<String> {
     if e.instances.iter().any(|i| i.evidence.divergence.is_some()) {
         let slack = e

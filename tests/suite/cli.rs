@@ -632,3 +632,47 @@ fn a_not_testable_spec_is_listed_with_its_reason() {
     assert_eq!(listed[0]["reason"], "The data are not released.");
     assert_eq!(json["summary"]["not_testable"], 1);
 }
+
+#[test]
+fn modecollapse_models_limits_the_sets_when_no_flag_is_given() {
+    let run = |models: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_modecollapse"))
+            .args(args)
+            .current_dir(crate::root())
+            .env_remove("MODECOLLAPSE_MODE")
+            .env("MODECOLLAPSE_MODELS", models)
+            .output()
+            .expect("the binary runs")
+    };
+    let sets = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["model_sets"].as_array().unwrap())
+            .map(|s| s["model_set"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let spec = "specs/footnote1-bash.yaml";
+    let only_local = crate::json_ok(&run("local", &["run", spec, "--format", "json"]));
+    assert_eq!(sets(&only_local), ["local".to_string()].into());
+    let two = crate::json_ok(&run("local, ladder", &["run", spec, "--format", "json"]));
+    assert_eq!(
+        sets(&two),
+        ["ladder".to_string(), "local".to_string()].into()
+    );
+    // The flag wins over the variable.
+    let flag = crate::json_ok(&run(
+        "local",
+        &["run", spec, "--models", "ladder", "--format", "json"],
+    ));
+    assert_eq!(sets(&flag), ["ladder".to_string()].into());
+    // A name that is no set is an input error that names it.
+    let typo = run("locl", &["run", spec]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("locl"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+}

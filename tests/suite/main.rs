@@ -36,6 +36,7 @@ pub fn modecollapse(args: &[&str]) -> std::process::Output {
         .args(args)
         .current_dir(root())
         .env_remove("MODECOLLAPSE_MODE")
+        .env_remove("MODECOLLAPSE_MODELS")
         .output()
         .expect("the binary runs")
 }
