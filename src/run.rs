@@ -60,6 +60,19 @@ pub struct MeasuredPair {
     pub unavailable: Option<String>,
 }
 
+impl SetResult {
+    /// Every model of the set with its role, in the order of its first measurement.
+    pub fn models(&self) -> Vec<(&str, Role)> {
+        let mut out: Vec<(&str, Role)> = Vec::new();
+        for p in &self.measurements {
+            if !out.iter().any(|(m, _)| *m == p.model) {
+                out.push((p.model.as_str(), p.role));
+            }
+        }
+        out
+    }
+}
+
 impl ClaimResult {
     /// Whether this claim makes the run fail: strict, and an expectation that is refuted or
     /// inconclusive on some model set.

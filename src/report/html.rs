@@ -360,16 +360,6 @@ fn x_label(outcomes: &OutcomeSet) -> String {
 }
 
 /// The distinct models of a set's measurements, in measurement order, with their roles.
-fn models_of(set: &SetResult) -> Vec<(&str, Role)> {
-    let mut out: Vec<(&str, Role)> = Vec::new();
-    for p in &set.measurements {
-        if !out.iter().any(|(m, _)| *m == p.model) {
-            out.push((p.model.as_str(), p.role));
-        }
-    }
-    out
-}
-
 fn find<'a>(set: &'a SetResult, model: &str, prompt: &str) -> Option<&'a MeasuredPair> {
     set.measurements
         .iter()
@@ -528,7 +518,7 @@ fn set_section(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
 /// The post's figure: entropy per prompt, one bar per model, with its uncertainty bar.
 fn entropy_figure(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
     let spec = &claim.spec;
-    let models = models_of(set);
+    let models = set.models();
     let first = set.measurements.iter().find_map(|p| p.measurement.as_ref());
     let groups: Vec<Group> = spec
         .prompts
@@ -662,7 +652,7 @@ fn ladder_figure(page: &mut Page, claim: &ClaimResult, model_set: &str, l: &Ladd
 /// One chart per (model, prompt): the share of every outcome, the mode marked.
 fn distribution_figures(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
     let spec = &claim.spec;
-    let models = models_of(set);
+    let models = set.models();
     let first = set.measurements.iter().find_map(|p| p.measurement.as_ref());
     let interval = interval_label(spec, first, false);
     page.html.push_str(
@@ -748,7 +738,7 @@ fn distribution_subtitle(spec: &ClaimSpec, m: &Measurement) -> String {
 /// model's distribution averaged over the prompts.
 fn compact_figures(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
     let spec = &claim.spec;
-    let models = models_of(set);
+    let models = set.models();
     let n_prompts = spec.prompts.len();
     let first = set.measurements.iter().find_map(|p| p.measurement.as_ref());
     let per_model: Vec<Vec<&Measurement>> = models
@@ -767,7 +757,7 @@ fn compact_figures(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
         .map(|((model, role), ms)| StripSeries {
             label: format!("{model} ({role})"),
             points: ms.iter().map(|m| m.entropy.point).collect(),
-            mean: mean_interval(ms.iter().map(|m| m.entropy)),
+            mean: Interval::mean(ms.iter().map(|m| m.entropy)),
         })
         .collect();
     let interval = interval_label(spec, first, true);
@@ -810,12 +800,13 @@ fn compact_figures(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
         let k = spec.outcomes.len();
         let shares: Vec<Interval> = (0..k)
             .map(|i| {
-                mean_interval(ms.iter().filter_map(|m| m.shares.get(i).copied()))
+                Interval::mean(ms.iter().filter_map(|m| m.shares.get(i).copied()))
                     .unwrap_or(Interval::exact(0.0))
             })
             .collect();
         let mode = (0..k).max_by(|a, b| shares[*a].point.total_cmp(&shares[*b].point));
-        let coverage = mean_interval(ms.iter().map(|m| m.coverage)).unwrap_or(Interval::exact(0.0));
+        let coverage =
+            Interval::mean(ms.iter().map(|m| m.coverage)).unwrap_or(Interval::exact(0.0));
         let chart = Distribution {
             title: format!("{model} ({role}) · mean over {} prompts", ms.len()),
             subtitle: format!(
@@ -843,21 +834,6 @@ fn compact_figures(page: &mut Page, claim: &ClaimResult, set: &SetResult) {
         );
     }
     page.html.push_str("</div>\n");
-}
-
-/// The mean of the points, of the lows and of the highs (the mean of lower bounds bounds the
-/// mean from below, and likewise above).
-fn mean_interval(values: impl Iterator<Item = Interval>) -> Option<Interval> {
-    let all: Vec<Interval> = values.collect();
-    if all.is_empty() {
-        return None;
-    }
-    let n = all.len() as f64;
-    Some(Interval {
-        point: all.iter().map(|v| v.point).sum::<f64>() / n,
-        low: all.iter().map(|v| v.low).sum::<f64>() / n,
-        high: all.iter().map(|v| v.high).sum::<f64>() / n,
-    })
 }
 
 fn warnings(out: &mut String, set: &SetResult) {
@@ -1123,7 +1099,7 @@ fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<T
     }
     let mut models: Vec<(&str, Role)> = Vec::new();
     for set in sets.iter().flatten() {
-        for (m, r) in models_of(set) {
+        for (m, r) in set.models() {
             if !models.iter().any(|(x, _)| *x == m) {
                 models.push((m, r));
             }
@@ -1171,7 +1147,7 @@ fn claim_trend(claim: &ClaimResult, base: &str, versions: &[String]) -> Option<T
                     .zip(&has_model)
                     .map(|(s, has)| {
                         has.then(|| {
-                            mean_interval(common.iter().filter_map(|p| entropy(*s, model, p)))
+                            Interval::mean(common.iter().filter_map(|p| entropy(*s, model, p)))
                         })
                         .flatten()
                     })

@@ -88,12 +88,7 @@ pub(crate) fn ladder(spec: &ClaimSpec, set: &SetResult) -> Option<Ladder> {
             .find(|p| p.model == base && p.prompt == prompt)
             .and_then(|p| p.measurement.as_ref())
     };
-    let mut order: Vec<(&str, Role)> = Vec::new();
-    for p in &set.measurements {
-        if !order.iter().any(|(m, _)| *m == p.model) {
-            order.push((&p.model, p.role));
-        }
-    }
+    let mut order = set.models();
     order.sort_by_key(|(m, _)| *m != base);
     let rungs: Vec<Rung> = order
         .into_iter()
@@ -114,17 +109,11 @@ pub(crate) fn ladder(spec: &ClaimSpec, set: &SetResult) -> Option<Ladder> {
                     kl(&m.point_distribution(), &b.point_distribution()).unwrap_or(f64::INFINITY)
                 })
                 .collect();
-            let mean =
-                |f: fn(&Interval) -> f64| pairs.iter().map(|(m, _)| f(&m.entropy)).sum::<f64>() / n;
             Some(Rung {
                 model: model.to_string(),
                 role,
                 kl: kls.iter().sum::<f64>() / n,
-                entropy: Interval {
-                    point: mean(|i| i.point),
-                    low: mean(|i| i.low),
-                    high: mean(|i| i.high),
-                },
+                entropy: Interval::mean(pairs.iter().map(|(m, _)| m.entropy))?,
                 prompts: pairs.len(),
             })
         })

@@ -59,6 +59,21 @@ impl Interval {
             high: x,
         }
     }
+
+    /// The mean of the points, of the lows and of the highs: the mean of lower bounds bounds
+    /// the mean from below, and likewise above. `None` for no values.
+    pub fn mean(values: impl IntoIterator<Item = Interval>) -> Option<Interval> {
+        let all: Vec<Interval> = values.into_iter().collect();
+        if all.is_empty() {
+            return None;
+        }
+        let n = all.len() as f64;
+        Some(Interval {
+            point: all.iter().map(|v| v.point).sum::<f64>() / n,
+            low: all.iter().map(|v| v.low).sum::<f64>() / n,
+            high: all.iter().map(|v| v.high).sum::<f64>() / n,
+        })
+    }
 }
 
 /// Resolved masses and unresolved chunks over an outcome set of `lower.len()` outcomes.
@@ -588,6 +603,16 @@ impl Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_of_intervals_is_the_mean_of_each_end() {
+        let iv = |point, low, high| Interval { point, low, high };
+        assert_eq!(Interval::mean([]), None);
+        assert_eq!(
+            Interval::mean([iv(1.0, 0.5, 2.0), iv(3.0, 2.5, 3.0)]),
+            Some(iv(2.0, 1.5, 2.5))
+        );
+    }
 
     // Synthetic instances: these check the bounds against brute force, not any model.
 
